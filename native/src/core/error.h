@@ -1,0 +1,20 @@
+/* Internal: how a failing call records its message. */
+#ifndef BN_CORE_ERROR_H
+#define BN_CORE_ERROR_H
+
+#include "bitnet.h"
+
+/* Records "<message>" as this thread's last error and returns status, so a failing path reads
+ *   return bn_fail(BN_ERR_SHAPE, "n (%lld) is not a multiple of %d", (long long)n, 256); */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+bn_status bn_fail(bn_status status, const char* fmt, ...);
+
+/* Guards for the top of public functions. */
+#define BN_REQUIRE_ARG(cond, ...)                                                          \
+    do {                                                                                   \
+        if (!(cond)) return bn_fail(BN_ERR_INVALID_ARGUMENT, __VA_ARGS__);                 \
+    } while (0)
+
+#endif
