@@ -1,0 +1,3 @@
+using BitNet.Cli;
+
+return CliApplication.Run(args, Console.Out, Console.Error);
