@@ -4,7 +4,7 @@ namespace BitNet;
 
 /// <summary>A libbitnet call failed: <see cref="Status"/> is what it returned, <see cref="NativeMessage"/> what
 /// <c>bn_last_error()</c> said about it on the calling thread.</summary>
-public sealed class BitNetException : Exception
+public class BitNetException : Exception
 {
     /// <summary>Creates an exception for a failed call.</summary>
     public BitNetException(BnStatus status, string nativeMessage)
@@ -12,6 +12,14 @@ public sealed class BitNetException : Exception
     {
         Status = status;
         NativeMessage = nativeMessage;
+    }
+
+    /// <summary>For errors found in managed code (a malformed file, say) that map onto a native status.</summary>
+    protected BitNetException(BnStatus status, string message, Exception? inner)
+        : base(message, inner)
+    {
+        Status = status;
+        NativeMessage = "";
     }
 
     /// <summary>The status the native call returned (never <see cref="BnStatus.Ok"/>).</summary>

@@ -15,6 +15,17 @@ internal static class RepositoryPaths
     /// <summary>The NativeAOT CLI that every ./build.sh mode leaves behind (CLI.md).</summary>
     public static string PublishedCli => Path.Combine(Root, "artifacts", "bin", OperatingSystem.IsWindows() ? "bitnet.exe" : "bitnet");
 
+    /// <summary>../shared/fixtures beside the checkout: the reference models (see its README).</summary>
+    public static string Fixtures => Path.GetFullPath(Path.Combine(Root, "..", "shared", "fixtures"));
+
+    /// <summary>A fixture path, or Assert.Ignore when ../shared is not beside this checkout.</summary>
+    public static string Fixture(params string[] parts)
+    {
+        string path = Path.Combine([Fixtures, .. parts]);
+        if (!File.Exists(path) && !Directory.Exists(path)) Assert.Ignore($"fixture not found: {path}");
+        return path;
+    }
+
     private static string FindRoot()
     {
         for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
