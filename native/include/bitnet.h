@@ -144,7 +144,8 @@ typedef enum bn_size_class {
 
 typedef struct bn_pool_stats {
     uint64_t bytes_in_use;   /* bytes of the blocks handed out and not freed (block sizes, not requests) */
-    uint64_t bytes_peak;     /* the highest bytes_in_use seen */
+    uint64_t bytes_peak;     /* the highest bytes_in_use seen: exact while one thread allocates; with several
+                              * at once it may be off by up to 256 KiB per other allocating thread */
     uint64_t bytes_reserved; /* bytes the pool holds from the OS, in use or cached */
     uint64_t allocations;    /* successful allocations */
     uint64_t frees;          /* successful frees */
@@ -161,7 +162,8 @@ typedef struct bn_pool_class_stats {
 
 BN_API bn_status bn_pool_create(bn_pool** out);
 /* Frees everything. If blocks are still in use it frees them too, returns BN_ERR_LEAK and leaves the leak
- * report (count and bytes per class, the first addresses) in bn_last_error(). */
+ * report (count and bytes per class, the first addresses) in bn_last_error(). The default pool is refused
+ * (BN_ERR_INVALID_ARGUMENT). */
 BN_API bn_status bn_pool_destroy(bn_pool* pool);
 /* The process-wide pool, created on first use and never destroyed. */
 BN_API bn_pool* bn_pool_default(void);
@@ -169,6 +171,7 @@ BN_API bn_pool* bn_pool_default(void);
 BN_API bn_status bn_pool_alloc(bn_pool* pool, size_t size, void** out);
 /* As bn_pool_alloc, and the block is zeroed. */
 BN_API bn_status bn_pool_calloc(bn_pool* pool, size_t size, void** out);
+/* ptr NULL is refused with BN_ERR_INVALID_ARGUMENT (it is not counted as a bad free). */
 BN_API bn_status bn_pool_free(bn_pool* pool, void* ptr);
 /* The usable size of a live block (its size class), or BN_ERR_INVALID_POINTER. */
 BN_API bn_status bn_pool_block_size(bn_pool* pool, const void* ptr, size_t* out);
@@ -179,6 +182,298 @@ BN_API bn_status bn_pool_get_class_stats(bn_pool* pool, bn_size_class size_class
 /* Writes a NUL-terminated report of the blocks still in use into buf (truncated to cap bytes);
  * *needed (optional) receives the full length plus one. */
 BN_API bn_status bn_pool_leak_report(bn_pool* pool, char* buf, size_t cap, size_t* needed);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Ternary matmul
+ *
+ * y (T, M) = x (T, K) . W (M, K)^T for a ternary weight matrix W (values -1, 0, +1, and one per-tensor scale
+ * w_scale = mean|W| as BitNet b1.58 checkpoints store it) and int8 activations quantized per token. One token
+ * (T == 1) is a GEMV, more are a GEMM; both split the M output rows over `pool` (NULL = the calling thread only).
+ * The calls allocate nothing and take no lock beyond the pool's own.
+ *
+ * The exact result, in every instruction set (the scalar code is the definition and the vector ones equal it
+ * bit for bit): with c = w + 1 the stored codes,
+ *     d[t][r] = sum_k c[r][k] * q[t][k] - q_sum[t]          (int32; equals sum_k w[r][k] * q[t][k])
+ *     y[t*M + r] = (float)d[t][r] * (w_scale / a[t])         (one float division, then one float product)
+ * ------------------------------------------------------------------------------------------------------- */
+typedef enum bn_tlayout {
+    /* bitnet.cpp's x86 I2_S order. Rows are contiguous, K/4 bytes each (row r at byte r*K/4), K a multiple
+     * of 128. In each block of 128 weights (32 bytes) byte j = c[j]<<6 | c[32+j]<<4 | c[64+j]<<2 | c[96+j],
+     * c = w + 1 in {0, 1, 2}. The tensor bytes of a GGUF that an x86 bitnet.cpp wrote as I2_S are this layout
+     * (its trailing float scale excluded); ARM builds of bitnet.cpp use another block order. */
+    BN_TLAYOUT_I2S = 0
+} bn_tlayout;
+
+/* Bytes that a rows x cols matrix takes in `layout`. cols must be a multiple of the layout's block (128). */
+BN_API bn_status bn_tmatmul_packed_size(bn_tlayout layout, int64_t rows, int64_t cols, size_t* out);
+/* Packs w (rows, cols), every value -1, 0 or +1, into out (out_size >= bn_tmatmul_packed_size). Any other
+ * value is refused with BN_ERR_INVALID_ARGUMENT and its index. */
+BN_API bn_status bn_tmatmul_pack_i8(bn_tlayout layout, const int8_t* w, int64_t rows, int64_t cols, uint8_t* out,
+                                    size_t out_size);
+/* The same from floats that are exactly -1.0f, 0.0f (or -0.0f) or +1.0f (already ternarized, scale removed). */
+BN_API bn_status bn_tmatmul_pack_f32(bn_tlayout layout, const float* w, int64_t rows, int64_t cols, uint8_t* out,
+                                     size_t out_size);
+/* The inverse: writes rows * cols values -1, 0, +1 (out_count >= rows * cols). A 2-bit code 3, which no packer
+ * writes, is refused with BN_ERR_FORMAT. */
+BN_API bn_status bn_tmatmul_unpack_i8(bn_tlayout layout, const uint8_t* packed, int64_t rows, int64_t cols,
+                                      int8_t* out, size_t out_count);
+
+/* Matmul on quantized activations.
+ *   w      (M, K) packed in `layout`; w_scale finite
+ *   q      (T, K) int8, token after token; a (T) the activation scales (x ~ q / a, finite and > 0);
+ *   q_sum  (T) sum_k q[t][k] (int32)
+ *   y      (T, M) floats as in the formula above
+ * K must be a positive multiple of 128 and at most 2^22 (BN_ERR_SHAPE otherwise); M, T >= 0. */
+BN_API bn_status bn_tmatmul_i8(bn_tlayout layout, const uint8_t* w, int64_t M, int64_t K, float w_scale,
+                               const int8_t* q, const float* a, const int32_t* q_sum, int64_t T, float* y,
+                               bn_threadpool* pool);
+
+/* Bytes of scratch memory bn_tmatmul_f32 needs for T tokens of K values. */
+BN_API bn_status bn_tmatmul_f32_work_size(int64_t T, int64_t K, size_t* out);
+/* Quantize then matmul: x (T, K) floats are quantized per token exactly as HF's BitNet ActQuant does,
+ *     a = 127.0f / max(max_k |x[t][k]|, 1e-5f);  q = clamp(round_half_even(x * a), -128, 127)   (float math)
+ * into `work` (work_size >= bn_tmatmul_f32_work_size), then multiplied as bn_tmatmul_i8 does. A NaN or
+ * infinity in x gives BN_ERR_NUMERIC and leaves y unspecified. */
+BN_API bn_status bn_tmatmul_f32(bn_tlayout layout, const uint8_t* w, int64_t M, int64_t K, float w_scale,
+                                const float* x, int64_t T, float* y, void* work, size_t work_size,
+                                bn_threadpool* pool);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Quantization
+ *
+ * Conventions. A tensor is rows x cols floats, row-major; for a weight matrix a row is one output channel
+ * (W is [out, in] as in PyTorch). Codes are one byte per value, in the same order. Two kinds of scale appear and
+ * the names say which:
+ *  - a *multiplier* (HF's convention for BitNet): q = round(x * s), so x ~ q / s;
+ *  - a *step* (the usual int-N convention): q = round(x / step), so x ~ q * step.
+ * round() is round-half-to-even everywhere (nearbyintf in the default rounding mode), except where a format's
+ * origin uses another rounding and says so (ggml's TQ formats use lroundf: half away from zero).
+ * NaN or infinity in any float input gives BN_ERR_NUMERIC naming the first bad index; nothing is written
+ * for that call's outputs beyond what it had already finished.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* How many values share one scale. */
+typedef enum bn_granularity {
+    BN_GRANULARITY_TENSOR = 0,  /* one scale for the whole tensor */
+    BN_GRANULARITY_CHANNEL = 1, /* one scale per row (output channel) */
+    BN_GRANULARITY_GROUP = 2    /* one per group of group_size consecutive values of a row (cols % group_size == 0);
+                                   scale index = row * (cols / group_size) + col / group_size */
+} bn_granularity;
+
+/* The number of scales (and zero points) a quantizer writes for this granularity: 1, rows, or
+ * rows * cols / group_size. group_size is read only for BN_GRANULARITY_GROUP. */
+BN_API bn_status bn_quant_scale_count(bn_granularity granularity, int64_t rows, int64_t cols, int64_t group_size,
+                                      int64_t* out);
+
+/* Ternary absmean weights, exactly HF transformers' BitNet WeightQuant in float32, per scale group g:
+ *     m = mean |W| over g     (summed in double in a fixed order, then rounded once to float: see
+ *                              kernels/quantize.c; torch sums in float, so its m may differ in the last bit)
+ *     s = 1.0f / max(m, 1e-5f)                                  (float division: the multiplier)
+ *     q = clamp(round_half_even(W * s), -1, 1)                  (the product in float)
+ * codes (rows * cols) and scales (bn_quant_scale_count) receive q and s. The dequantized weight is q / s; HF's
+ * packed checkpoints store weight_scale = 1/s rounded to bf16 (see BN_FORMAT_HF_2B4T). */
+BN_API bn_status bn_quantize_ternary_absmean(const float* w, int64_t rows, int64_t cols, bn_granularity granularity,
+                                             int64_t group_size, int8_t* codes, int64_t codes_len, float* scales,
+                                             int64_t scales_len);
+
+/* Int8 absmax activations per token (row), exactly HF transformers' BitNet ActQuant in float32:
+ *     a = 127.0f / max(max |x_row|, 1e-5f)                      (float division: the multiplier)
+ *     q = clamp(round_half_even(x * a), -128, 127)              (the product in float, then rounding)
+ * codes (rows * cols) receive q, scales (rows) receive a; x ~ q / a. Vectorised; every instruction set gives
+ * the same bytes as the scalar definition. */
+BN_API bn_status bn_quantize_act_i8(const float* x, int64_t rows, int64_t cols, int8_t* codes, int64_t codes_len,
+                                    float* scales, int64_t scales_len);
+
+/* Symmetric int-N (bits = 2, 4 or 8), per scale group g, with qmax = 2^(bits-1) - 1 (1, 7, 127):
+ *     step = max|x over g| / qmax                               (float division; 0 if the group is all zero)
+ *     q    = clamp(round_half_even(x / step), -qmax, qmax)      (float division; q = 0 where step == 0)
+ *     x'   = q * step                                           (bn_dequantize_sym)
+ * The level -2^(bits-1) is never used, so the grid is symmetric about 0 (2 bits gives -1, 0, +1).
+ * codes are int8 (one per value); steps has bn_quant_scale_count entries. */
+BN_API bn_status bn_quantize_sym(const float* x, int64_t rows, int64_t cols, int32_t bits,
+                                 bn_granularity granularity, int64_t group_size, int8_t* codes, int64_t codes_len,
+                                 float* steps, int64_t steps_len);
+/* out (rows * cols) = codes * step. A code outside [-qmax, qmax] is refused (BN_ERR_INVALID_ARGUMENT, its index);
+ * a step that is negative, NaN or infinite gives BN_ERR_NUMERIC. */
+BN_API bn_status bn_dequantize_sym(const int8_t* codes, int64_t rows, int64_t cols, int32_t bits,
+                                   bn_granularity granularity, int64_t group_size, const float* steps,
+                                   int64_t steps_len, float* out, int64_t out_len);
+
+/* Asymmetric (affine) int-N (bits = 2, 4 or 8), per scale group g, with L = 2^bits - 1 (3, 15, 255); the range
+ * always contains 0 so that 0 is exact:
+ *     lo = min(min x, 0), hi = max(max x, 0)
+ *     step = (hi - lo) / L                                      (float; 0 if the group is all zero)
+ *     zp   = clamp(round_half_even(-lo / step), 0, L)           (the integer code of 0.0; 0 where step == 0)
+ *     q    = clamp(round_half_even(x / step) + zp, 0, L)        (q = 0 where step == 0)
+ *     x'   = (q - zp) * step                                    (bn_dequantize_asym)
+ * hi - lo beyond the float range gives BN_ERR_NUMERIC. codes are uint8; steps and zero_points have
+ * bn_quant_scale_count entries each. */
+BN_API bn_status bn_quantize_asym(const float* x, int64_t rows, int64_t cols, int32_t bits,
+                                  bn_granularity granularity, int64_t group_size, uint8_t* codes,
+                                  int64_t codes_len, float* steps, int32_t* zero_points, int64_t steps_len);
+BN_API bn_status bn_dequantize_asym(const uint8_t* codes, int64_t rows, int64_t cols, int32_t bits,
+                                    bn_granularity granularity, int64_t group_size, const float* steps,
+                                    const int32_t* zero_points, int64_t steps_len, float* out, int64_t out_len);
+
+/* IEEE half (fp16) and bfloat16 conversions, round-to-nearest-even, exact for every value (subnormals,
+ * infinities; a NaN stays a quiet NaN with its sign and the top bits of its payload). fp16 overflows to
+ * infinity from 65520 up (the midpoint above 65504). */
+BN_API uint16_t bn_fp32_to_fp16(float x);
+BN_API float bn_fp16_to_fp32(uint16_t h);
+BN_API uint16_t bn_fp32_to_bf16(float x);
+BN_API float bn_bf16_to_fp32(uint16_t h);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Error metrics between a reference tensor and another (e.g. its quantize-dequantize), all in double.
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct bn_error_metrics {
+    double mse;           /* mean of (test - ref)^2 */
+    double sqnr_db;       /* 10 log10(sum ref^2 / sum (test - ref)^2); +inf when equal, -inf when ref is all 0 */
+    double cosine;        /* <ref, test> / (|ref| |test|); 1 when both are all zero, 0 when only one is */
+    double max_abs_error; /* max |test - ref| */
+    int64_t max_abs_index;/* the first index where max_abs_error occurs (0 when n == 0) */
+} bn_error_metrics;
+
+BN_API bn_status bn_error_metrics_compute(const float* ref, const float* test, int64_t n, bn_error_metrics* out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Calibration: a calibrator observes batches of float activations and proposes a symmetric clipping value.
+ *
+ * It keeps the exact running max |x|, the count of exact zeros and a histogram of |x| over [0, R) in n_bins
+ * equal bins, where R is the smallest power of two >= max|x| seen so far. When a batch raises max|x| past R, R
+ * doubles (as often as needed) and pairs of bins merge, so no observation is ever re-binned approximately.
+ * Resolution: a bin is R / n_bins wide, i.e. between max|x| / n_bins and 2 max|x| / n_bins.
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct bn_calibrator bn_calibrator;
+
+typedef enum bn_calib_method {
+    /* clip = the running max |x| (exact). */
+    BN_CALIB_ABSMAX = 0,
+    /* clip = the upper edge of the histogram bin where the cumulative share of |x| reaches `percentile`
+     * (0 < percentile <= 100), capped at max |x|: at most one bin width above the true percentile. */
+    BN_CALIB_PERCENTILE = 1,
+    /* clip = the candidate minimising the estimated mean squared error of symmetric `bits`-bit quantize-
+     * dequantize (step = clip / qmax, values above clip saturate), estimated over the histogram with 4 points
+     * per bin. Candidates: the bin upper edges up to max|x| (at most 1024 of them, evenly strided) and max|x|. */
+    BN_CALIB_MSE = 2
+} bn_calib_method;
+
+typedef struct bn_calib_result {
+    float clip;       /* the clipping value; 0 when only zeros were seen */
+    float step;       /* clip / qmax with qmax = 2^(bits-1) - 1: the dequantization step (x ~ q * step) */
+    float multiplier; /* qmax / clip, HF style (q = round(x * multiplier)); 0 when clip is 0 */
+    int32_t bits;     /* the bit width the step and the MSE are for */
+    double mse;       /* the histogram estimate of the quantize-dequantize MSE at this clip */
+    int64_t count;    /* values observed */
+} bn_calib_result;
+
+/* n_bins: a power of two in [64, 1048576], or 0 for the default 8192. */
+BN_API bn_status bn_calibrator_create(int32_t n_bins, bn_calibrator** out);
+BN_API bn_status bn_calibrator_destroy(bn_calibrator* calibrator);
+/* Observes rows x cols values (rows * cols may be 0). A batch with a NaN or infinity is refused whole
+ * (BN_ERR_NUMERIC with its row and column) and changes nothing. */
+BN_API bn_status bn_calibrator_observe(bn_calibrator* calibrator, const float* x, int64_t rows, int64_t cols);
+/* Forgets every observation. */
+BN_API bn_status bn_calibrator_reset(bn_calibrator* calibrator);
+/* bits in [2, 16] (the step and the MSE estimate use it for every method); percentile is read only by
+ * BN_CALIB_PERCENTILE. Before any observation: BN_ERR_INVALID_ARGUMENT. */
+BN_API bn_status bn_calibrator_compute(const bn_calibrator* calibrator, bn_calib_method method, double percentile,
+                                       int32_t bits, bn_calib_result* out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Packed weight formats
+ *
+ * One table (quant/format.c) describes every format: its name, block, bytes per block, ggml type id, where its
+ * scale lives, and its pack / unpack / dequantize / quantize functions. All formats so far are ternary: the
+ * codes are int8 -1, 0, +1 and w = code * scale.
+ *
+ * BN_FORMAT_HF_2B4T  HF transformers' pack_weights (microsoft/bitnet-b1.58-2B-4T): U8 [rows/4, cols]; bits
+ *                    2i..2i+1 of byte [r, c] hold code + 1 of W[i*rows/4 + r, c]. rows % 4 == 0. No scale
+ *                    inside: the checkpoint's weight_scale (BF16, = mean|W| = 1/s) lives beside it.
+ * BN_FORMAT_TQ1_0    ggml block_tq1_0 (type 34), 256 weights in 54 bytes: qs[48] (5 trits a byte), qh[4]
+ *                    (4 trits a byte), fp16 d. cols % 256 == 0. One scale d per block.
+ * BN_FORMAT_TQ2_0    ggml block_tq2_0 (type 35), 256 weights in 66 bytes: qs[64] (4 codes + 1 a byte), fp16 d.
+ *                    cols % 256 == 0. One scale d per block.
+ * BN_FORMAT_I2_S_X86 bitnet.cpp I2_S (its fork's type 36) as x86 builds write it: rows*cols/4 bytes of codes in
+ *                    blocks of 128 weights / 32 bytes (byte j = c[j]<<6 | c[32+j]<<4 | c[64+j]<<2 | c[96+j],
+ *                    c = code + 1), then 32 bytes: the fp32 tensor scale (little-endian) and 28 zero bytes.
+ *                    cols % 128 == 0.
+ * BN_FORMAT_I2_S_ARM The same as ARM builds write it: blocks of 64 weights / 16 bytes (byte j = c[j]<<6 |
+ *                    c[16+j]<<4 | c[32+j]<<2 | c[48+j]). cols % 64 == 0. Same type id: files do not say which;
+ *                    convert between the two with bn_format_convert.
+ * ------------------------------------------------------------------------------------------------------- */
+typedef enum bn_format {
+    BN_FORMAT_HF_2B4T = 0,
+    BN_FORMAT_TQ1_0 = 1,
+    BN_FORMAT_TQ2_0 = 2,
+    BN_FORMAT_I2_S_X86 = 3,
+    BN_FORMAT_I2_S_ARM = 4
+} bn_format;
+
+/* Where a format keeps its dequantization scale (w = code * scale). */
+typedef enum bn_scale_kind {
+    BN_SCALE_OUTSIDE = 0,    /* not in the bytes: the caller keeps it */
+    BN_SCALE_PER_TENSOR = 1, /* one per tensor, inside the bytes */
+    BN_SCALE_PER_BLOCK = 2   /* one per block, inside each block */
+} bn_scale_kind;
+
+typedef struct bn_format_info {
+    const char* name;         /* static string, e.g. "TQ2_0" */
+    int32_t block_size;       /* weights per block */
+    int32_t block_bytes;      /* bytes per block */
+    int32_t ggml_type;        /* the GGML type id, -1 if none */
+    int32_t scale_kind;       /* a bn_scale_kind */
+    int32_t row_multiple;     /* rows must be a multiple of this */
+    int32_t col_multiple;     /* cols must be a multiple of this */
+    int32_t ternary;          /* 1 if the codes are -1, 0, +1 */
+    int32_t tensor_extra_bytes; /* bytes after the blocks, once per tensor (I2_S: 32) */
+} bn_format_info;
+
+/* Formats are numbered 0 .. bn_format_count() - 1. */
+BN_API int32_t bn_format_count(void);
+BN_API bn_status bn_format_get_info(bn_format format, bn_format_info* out);
+/* Looks a format up by its name (case-sensitive, as bn_format_info.name spells it). */
+BN_API bn_status bn_format_from_name(const char* name, bn_format* out);
+/* Bytes of a rows x cols tensor (BN_ERR_SHAPE, naming the numbers, if the shape does not fit the format). */
+BN_API bn_status bn_format_packed_size(bn_format format, int64_t rows, int64_t cols, int64_t* out);
+/* The number of scales bn_format_unpack writes: 0 (outside), 1 (per tensor) or the number of blocks. */
+BN_API bn_status bn_format_scale_count(bn_format format, int64_t rows, int64_t cols, int64_t* out);
+
+/* Packs ternary codes (rows * cols, each -1, 0 or +1) with their dequantization scale(s):
+ *  - n_scales == 1: one tensor scale (e.g. 1/s of bn_quantize_ternary_absmean, HF's weight_scale). TQ formats
+ *    then give every block that has a nonzero code d = fp16(scale) and every other block d = 0, which is
+ *    byte for byte what ggml's quantize_row_tq*_0_ref writes for the floats code * scale; I2_S stores the
+ *    scale, or 0 when every code is 0 (what bitnet.cpp's quantize_i2_s writes for those floats).
+ *    The scale must be finite, >= 0, and normal (>= FLT_MIN) unless every code is 0; TQ needs fp16(scale) finite.
+ *  - n_scales == the number of blocks (per-block formats only): block b gets d = fp16(scales[b]) as given.
+ *  - BN_FORMAT_HF_2B4T stores no scale: n_scales may be 0 (scales NULL) or 1 (ignored).
+ * A code outside -1..1 is refused with BN_ERR_INVALID_ARGUMENT and its index. */
+BN_API bn_status bn_format_pack(bn_format format, const int8_t* codes, int64_t rows, int64_t cols,
+                                const float* scales, int64_t n_scales, uint8_t* dst, int64_t dst_len);
+/* The inverse: codes (rows * cols) and scales (bn_format_scale_count of them; may be NULL when that is 0).
+ * Bytes that no packer writes (a 2-bit code 3, a non-finite scale) give BN_ERR_FORMAT naming the byte. */
+BN_API bn_status bn_format_unpack(bn_format format, const uint8_t* src, int64_t src_len, int64_t rows, int64_t cols,
+                                  int8_t* codes, int64_t codes_len, float* scales, int64_t scales_len);
+/* out (rows * cols) = code * scale, with the format's own scales; `scale` is used only by formats that keep
+ * theirs outside (BN_FORMAT_HF_2B4T: pass weight_scale) and ignored by the others. */
+BN_API bn_status bn_format_dequantize(bn_format format, const uint8_t* src, int64_t src_len, int64_t rows,
+                                      int64_t cols, float scale, float* out, int64_t out_len);
+/* Quantizes floats the way the format's origin does:
+ *  - TQ1_0 / TQ2_0: ggml's quantize_row_tq1_0_ref / quantize_row_tq2_0_ref (per block d = max|w|,
+ *    q = lroundf(w * (1/d)), half away from zero), byte for byte;
+ *  - I2_S: bitnet.cpp's quantize_i2_s: scale = max|w| of the tensor, q = 0 where |w| < 1e-6, else sign(w).
+ *    It expects weights that are already ternary x scale: for master weights run bn_quantize_ternary_absmean
+ *    and bn_format_pack with 1/s, which is what bitnet.cpp's converter followed by quantize_i2_s gives.
+ *  - HF_2B4T: BN_ERR_UNSUPPORTED (its scale lives outside: use bn_quantize_ternary_absmean + bn_format_pack). */
+BN_API bn_status bn_format_quantize(bn_format format, const float* w, int64_t rows, int64_t cols, uint8_t* dst,
+                                    int64_t dst_len);
+/* Converts packed bytes from one ternary format to another through the codes (never through floats).
+ * The scale carried over: the source's tensor scale; for a source that keeps it outside, `scale`; from per-block
+ * to per-block formats with the same blocks, each block's d. From per-block to a per-tensor format every block
+ * with a nonzero code must have the same d (else BN_ERR_UNSUPPORTED naming two blocks). Into HF_2B4T the
+ * scale is dropped (the caller keeps it). */
+BN_API bn_status bn_format_convert(bn_format from, const uint8_t* src, int64_t src_len, bn_format to, int64_t rows,
+                                   int64_t cols, float scale, uint8_t* dst, int64_t dst_len);
 
 #ifdef __cplusplus
 }

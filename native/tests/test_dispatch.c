@@ -11,9 +11,16 @@ static int cpuinfo_has(const char* flag) {
     FILE* f = fopen("/proc/cpuinfo", "r");
     if (!f) return -1;
     char line[8192];
-    int found = 0;
+    int found = -1;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "flags", 5) != 0 && strncmp(line, "Features", 8) != 0) continue;
+#if defined(__aarch64__)
+        /* arm64 lists "Features"; under qemu-user /proc/cpuinfo is the x86 host's, which has none: then we
+         * cannot compare, and say so with -1 */
+        if (strncmp(line, "Features", 8) != 0) continue;
+#else
+        if (strncmp(line, "flags", 5) != 0) continue;
+#endif
+        found = 0;
         size_t n = strlen(flag);
         for (char* p = strstr(line, flag); p; p = strstr(p + 1, flag))
             if ((p[-1] == ' ' || p[-1] == '\t') && (p[n] == ' ' || p[n] == '\n')) found = 1;

@@ -8,6 +8,7 @@
 
 #define BN_X86_AVX2 (BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C)
 #define BN_X86_AVX512 (BN_X86_AVX2 | BN_CPU_AVX512F | BN_CPU_AVX512BW | BN_CPU_AVX512VL | BN_CPU_AVX512VNNI)
+#define BN_X86_AVXVNNI (BN_X86_AVX2 | BN_CPU_AVXVNNI)
 
 typedef struct bn_installer {
     uint64_t needs;
@@ -22,6 +23,24 @@ static const bn_installer g_installers[] = {
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
     {BN_CPU_NEON, bn_install_reduce_neon},
+#endif
+    {0, bn_install_quantize_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_quantize_avx2},
+    {BN_X86_AVX512, bn_install_quantize_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_quantize_neon},
+#endif
+    {0, bn_install_tmatmul_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_tmatmul_avx2},
+    {BN_X86_AVXVNNI, bn_install_tmatmul_avxvnni},
+    {BN_X86_AVX512, bn_install_tmatmul_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_tmatmul_neon},
+    {BN_CPU_NEON | BN_CPU_DOTPROD, bn_install_tmatmul_dotprod},
 #endif
 };
 

@@ -16,8 +16,35 @@
 /* max |x[i]| over x[0..n) (0 for n == 0). NaN handling is the caller's: inputs are finite. */
 typedef float bn_abs_max_f32_fn(const float* x, int64_t n);
 
+/* Ternary x int8 matmul over the I2_S layout (kernels/tmatmul.c documents it and the exact float expression).
+ * Both work on output rows [r0, r1) only, so threads can split a matrix by rows.
+ *   w    (M, K/4) bytes, I2_S rows; K a multiple of 128
+ *   q    (T, K) int8 activations, q_sum (T) their row sums, a (T) their scales (x ~ q / a)
+ *   y    (T, ldy) floats: y[t*ldy + r] = (float)(dot(c_r, q_t) - q_sum[t]) * (w_scale / a[t])
+ * gemv is the T == 1 case (y[r]). */
+typedef void bn_tmatmul_i2_gemv_fn(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                                   int32_t q_sum, float a, float w_scale, float* y);
+typedef void bn_tmatmul_i2_gemm_fn(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                                   const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                                   int64_t ldy);
+
+/* Quantizers (kernels/quantize.c defines each exactly; vector versions give the same bytes).
+ * quantize_act_i8: HF ActQuant on one row: a = 127.0f / max(max|x|, 1e-5f), q[i] = clamp(rne(x[i] * a), -128, 127);
+ *   returns 0, or 1 when x holds a NaN or infinity (then q and *a are unspecified).
+ * abs_sum_f64: sum of |x[i]| in double over 16 interleaved lanes combined in a fixed tree, so every version
+ *   rounds the same way; a NaN or infinity in x makes the result non-finite.
+ * quantize_ternary: q[i] = clamp(rne(x[i] * s), -1, 1) with the product in float; x finite. */
+typedef int bn_quantize_act_i8_fn(const float* x, int64_t n, int8_t* q, float* a);
+typedef double bn_abs_sum_f64_fn(const float* x, int64_t n);
+typedef void bn_quantize_ternary_fn(const float* x, int64_t n, float s, int8_t* q);
+
 #define BN_KERNEL_OPS(X) \
-    X(abs_max_f32)
+    X(abs_max_f32) \
+    X(tmatmul_i2_gemv) \
+    X(tmatmul_i2_gemm) \
+    X(quantize_act_i8) \
+    X(abs_sum_f64) \
+    X(quantize_ternary)
 
 typedef struct bn_kernel_table {
 #define BN_KERNEL_FIELD(op) bn_##op##_fn* op; const char* op##_impl;
@@ -34,11 +61,45 @@ void bn_install_reduce_scalar(bn_kernel_table* t);
 void bn_install_reduce_avx2(bn_kernel_table* t);
 void bn_install_reduce_avx512(bn_kernel_table* t);
 void bn_install_reduce_neon(bn_kernel_table* t);
+void bn_install_quantize_scalar(bn_kernel_table* t);
+void bn_install_quantize_avx2(bn_kernel_table* t);
+void bn_install_quantize_avx512(bn_kernel_table* t);
+void bn_install_quantize_neon(bn_kernel_table* t);
+void bn_install_tmatmul_scalar(bn_kernel_table* t);
+void bn_install_tmatmul_avx2(bn_kernel_table* t);
+void bn_install_tmatmul_avxvnni(bn_kernel_table* t);
+void bn_install_tmatmul_avx512(bn_kernel_table* t);
+void bn_install_tmatmul_neon(bn_kernel_table* t);
+void bn_install_tmatmul_dotprod(bn_kernel_table* t);
 
 /* The variants themselves, for tests that compare them with the scalar reference. */
 float bn_abs_max_f32_scalar(const float* x, int64_t n);
 float bn_abs_max_f32_avx2(const float* x, int64_t n);
 float bn_abs_max_f32_avx512(const float* x, int64_t n);
 float bn_abs_max_f32_neon(const float* x, int64_t n);
+
+#define BN_QUANTIZE_VARIANT_DECL(isa)                                                                           \
+    int bn_quantize_act_i8_##isa(const float* x, int64_t n, int8_t* q, float* a);                               \
+    double bn_abs_sum_f64_##isa(const float* x, int64_t n);                                                     \
+    void bn_quantize_ternary_##isa(const float* x, int64_t n, float s, int8_t* q);
+BN_QUANTIZE_VARIANT_DECL(scalar)
+BN_QUANTIZE_VARIANT_DECL(avx2)
+BN_QUANTIZE_VARIANT_DECL(avx512)
+BN_QUANTIZE_VARIANT_DECL(neon)
+#undef BN_QUANTIZE_VARIANT_DECL
+
+#define BN_TMATMUL_VARIANT_DECL(isa)                                                                            \
+    void bn_tmatmul_i2_gemv_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
+                                  int32_t q_sum, float a, float w_scale, float* y);                             \
+    void bn_tmatmul_i2_gemm_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
+                                  const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,    \
+                                  int64_t ldy);
+BN_TMATMUL_VARIANT_DECL(scalar)
+BN_TMATMUL_VARIANT_DECL(avx2)
+BN_TMATMUL_VARIANT_DECL(avxvnni)
+BN_TMATMUL_VARIANT_DECL(avx512)
+BN_TMATMUL_VARIANT_DECL(neon)
+BN_TMATMUL_VARIANT_DECL(dotprod)
+#undef BN_TMATMUL_VARIANT_DECL
 
 #endif

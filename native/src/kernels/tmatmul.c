@@ -1,0 +1,326 @@
+/* Ternary x int8 matmul: the I2_S layout, its pack/unpack, the scalar reference kernels (the definition of
+ * correct for every vector version) and the public entry points (checks, threading, the fused float path).
+ *
+ * Layout (BN_TLAYOUT_I2S, bitnet.cpp's x86 I2_S order): a row of K weights is K/4 bytes, rows contiguous. Each
+ * block of 128 weights is 32 bytes; byte j of a block holds the codes c = w + 1 of weights j, 32+j, 64+j, 96+j
+ * at bits 7..6, 5..4, 3..2, 1..0. Shifting a block right by 6, 4, 2, 0 and masking with 3 gives four runs of 32
+ * codes, each lining up with 32 consecutive activations: that is what the vector kernels load.
+ *
+ * Arithmetic (why the codes are unsigned): dot(w, q) = dot(c, q) - sum(q), and dot(c, q) is exactly what
+ * unsigned-by-signed byte instructions compute (pmaddubsw, vpdpbusd). |dot(c, q)| <= 3 * 128 * K (a code 3,
+ * which no packer writes, still gives a well-defined result, the same in every variant) stays far inside int32
+ * for K <= 2^22. The subtraction of q_sum wraps (it is done on uint32) so a caller's wrong q_sum cannot make
+ * undefined behaviour; the vector versions wrap the same way.
+ *
+ * Output: y[t*ldy + r] = (float)d * (w_scale / a[t]), d the int32 above; the quotient is one float division
+ * per token and the product one float multiplication, so every variant rounds identically. */
+#include <float.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/kernels.h"
+
+#define BN_TM_BLOCK 128          /* weights per I2_S block */
+#define BN_TM_MAX_K (1 << 22)    /* keeps 3 * 128 * K inside int32 */
+/* Rows per unit of parallel work: a multiple of every microkernel's row block, so threads split a matrix only
+ * between whole microkernel blocks. */
+#define BN_TM_ROW_UNIT 16
+
+/* ---- scalar reference ------------------------------------------------------------------------------- */
+
+/* sum_k c[k] * q[k] over one I2_S row of K weights. */
+static int32_t dot_codes_i2(const uint8_t* w, const int8_t* q, int64_t K) {
+    int32_t acc = 0;
+    for (int64_t b = 0; b < K; b += BN_TM_BLOCK, w += 32, q += BN_TM_BLOCK) {
+        for (int j = 0; j < 32; j++) {
+            const int32_t x = w[j];
+            acc += (x >> 6) * q[j] + ((x >> 4) & 3) * q[32 + j] + ((x >> 2) & 3) * q[64 + j] + (x & 3) * q[96 + j];
+        }
+    }
+    return acc;
+}
+
+static float finish(int32_t dot, int32_t q_sum, float scale) {
+    return (float)(int32_t)((uint32_t)dot - (uint32_t)q_sum) * scale;
+}
+
+void bn_tmatmul_i2_gemv_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                               int32_t q_sum, float a, float w_scale, float* y) {
+    const float scale = w_scale / a;
+    for (int64_t r = r0; r < r1; r++) y[r] = finish(dot_codes_i2(w + r * (K / 4), q, K), q_sum, scale);
+}
+
+void bn_tmatmul_i2_gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                               const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                               int64_t ldy) {
+    for (int64_t t = 0; t < T; t++) {
+        const float scale = w_scale / a[t];
+        for (int64_t r = r0; r < r1; r++)
+            y[t * ldy + r] = finish(dot_codes_i2(w + r * (K / 4), q + t * K, K), q_sum[t], scale);
+    }
+}
+
+void bn_install_tmatmul_scalar(bn_kernel_table* t) {
+    t->tmatmul_i2_gemv = bn_tmatmul_i2_gemv_scalar;
+    t->tmatmul_i2_gemv_impl = "scalar";
+    t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_scalar;
+    t->tmatmul_i2_gemm_impl = "scalar";
+}
+
+/* ---- shapes, pack, unpack --------------------------------------------------------------------------- */
+
+static bn_status check_layout(const char* fn, bn_tlayout layout) {
+    if (layout != BN_TLAYOUT_I2S)
+        return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: unknown layout %d", fn, (int)layout);
+    return BN_OK;
+}
+
+/* rows >= 0; cols a positive multiple of 128, at most BN_TM_MAX_K; rows * cols / 4 fits in size_t. */
+static bn_status check_matrix(const char* fn, int64_t rows, int64_t cols) {
+    if (rows < 0) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: rows (%lld) is negative", fn, (long long)rows);
+    if (cols <= 0 || cols % BN_TM_BLOCK != 0 || cols > BN_TM_MAX_K)
+        return bn_fail(BN_ERR_SHAPE, "%s: K (%lld) must be a positive multiple of %d, at most %d", fn,
+                       (long long)cols, BN_TM_BLOCK, BN_TM_MAX_K);
+    if ((uint64_t)rows > (uint64_t)(SIZE_MAX / 2) / (uint64_t)cols)
+        return bn_fail(BN_ERR_SHAPE, "%s: %lld x %lld is too large", fn, (long long)rows, (long long)cols);
+    return BN_OK;
+}
+
+bn_status bn_tmatmul_packed_size(bn_tlayout layout, int64_t rows, int64_t cols, size_t* out) {
+    BN_REQUIRE_ARG(out != NULL, "bn_tmatmul_packed_size: out must not be null");
+    bn_status st = check_layout("bn_tmatmul_packed_size", layout);
+    if (st == BN_OK) st = check_matrix("bn_tmatmul_packed_size", rows, cols);
+    if (st != BN_OK) return st;
+    *out = (size_t)rows * (size_t)(cols / 4);
+    return BN_OK;
+}
+
+/* Common checks of pack and unpack; *bytes receives the packed size. */
+static bn_status check_pack(const char* fn, bn_tlayout layout, const void* src, int64_t rows, int64_t cols,
+                            const void* dst, size_t* bytes) {
+    bn_status st = check_layout(fn, layout);
+    if (st == BN_OK) st = check_matrix(fn, rows, cols);
+    if (st != BN_OK) return st;
+    *bytes = (size_t)rows * (size_t)(cols / 4);
+    if (rows > 0 && (src == NULL || dst == NULL))
+        return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: source and destination must not be null", fn);
+    return BN_OK;
+}
+
+/* One 128-weight block of codes (c = w + 1) into 32 I2_S bytes. */
+static void pack_block_codes(const uint8_t* c, uint8_t* out) {
+    for (int j = 0; j < 32; j++)
+        out[j] = (uint8_t)(c[j] << 6 | c[32 + j] << 4 | c[64 + j] << 2 | c[96 + j]);
+}
+
+bn_status bn_tmatmul_pack_i8(bn_tlayout layout, const int8_t* w, int64_t rows, int64_t cols, uint8_t* out,
+                             size_t out_size) {
+    size_t bytes;
+    bn_status st = check_pack("bn_tmatmul_pack_i8", layout, w, rows, cols, out, &bytes);
+    if (st != BN_OK) return st;
+    if (out_size < bytes)
+        return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "bn_tmatmul_pack_i8: out has %zu bytes, %zu needed", out_size,
+                       bytes);
+    const int64_t n = rows * cols;
+    for (int64_t i = 0; i < n; i += BN_TM_BLOCK) {
+        uint8_t c[BN_TM_BLOCK];
+        for (int k = 0; k < BN_TM_BLOCK; k++) {
+            const int8_t v = w[i + k];
+            if (v < -1 || v > 1)
+                return bn_fail(BN_ERR_INVALID_ARGUMENT,
+                               "bn_tmatmul_pack_i8: w[%lld] = %d is not -1, 0 or +1 (row %lld, column %lld)",
+                               (long long)(i + k), (int)v, (long long)((i + k) / cols), (long long)((i + k) % cols));
+            c[k] = (uint8_t)(v + 1);
+        }
+        pack_block_codes(c, out + i / 4);
+    }
+    return BN_OK;
+}
+
+bn_status bn_tmatmul_pack_f32(bn_tlayout layout, const float* w, int64_t rows, int64_t cols, uint8_t* out,
+                              size_t out_size) {
+    size_t bytes;
+    bn_status st = check_pack("bn_tmatmul_pack_f32", layout, w, rows, cols, out, &bytes);
+    if (st != BN_OK) return st;
+    if (out_size < bytes)
+        return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "bn_tmatmul_pack_f32: out has %zu bytes, %zu needed", out_size,
+                       bytes);
+    const int64_t n = rows * cols;
+    for (int64_t i = 0; i < n; i += BN_TM_BLOCK) {
+        uint8_t c[BN_TM_BLOCK];
+        for (int k = 0; k < BN_TM_BLOCK; k++) {
+            const float v = w[i + k];
+            if (v == 0.0f) c[k] = 1;
+            else if (v == 1.0f) c[k] = 2;
+            else if (v == -1.0f) c[k] = 0;
+            else
+                return bn_fail(BN_ERR_INVALID_ARGUMENT,
+                               "bn_tmatmul_pack_f32: w[%lld] = %g is not -1, 0 or +1 (row %lld, column %lld)",
+                               (long long)(i + k), (double)v, (long long)((i + k) / cols),
+                               (long long)((i + k) % cols));
+        }
+        pack_block_codes(c, out + i / 4);
+    }
+    return BN_OK;
+}
+
+bn_status bn_tmatmul_unpack_i8(bn_tlayout layout, const uint8_t* packed, int64_t rows, int64_t cols, int8_t* out,
+                               size_t out_count) {
+    size_t bytes;
+    bn_status st = check_pack("bn_tmatmul_unpack_i8", layout, packed, rows, cols, out, &bytes);
+    if (st != BN_OK) return st;
+    const int64_t n = rows * cols;
+    if (out_count < (uint64_t)n)
+        return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "bn_tmatmul_unpack_i8: out has %zu values, %lld needed", out_count,
+                       (long long)n);
+    for (int64_t i = 0; i < n; i += BN_TM_BLOCK) {
+        const uint8_t* p = packed + i / 4;
+        for (int j = 0; j < 32; j++) {
+            for (int g = 0; g < 4; g++) {
+                const int c = (p[j] >> (6 - 2 * g)) & 3;
+                if (c == 3)
+                    return bn_fail(BN_ERR_FORMAT, "bn_tmatmul_unpack_i8: byte %lld holds the unused code 3",
+                                   (long long)(i / 4 + j));
+                out[i + 32 * g + j] = (int8_t)(c - 1);
+            }
+        }
+    }
+    return BN_OK;
+}
+
+/* ---- matmul ----------------------------------------------------------------------------------------- */
+
+typedef struct tm_job {
+    const uint8_t* w;
+    int64_t M, K, T;
+    const int8_t* q;
+    const float* a;
+    const int32_t* q_sum;
+    float w_scale;
+    float* y;
+    bn_tmatmul_i2_gemv_fn* gemv;
+    bn_tmatmul_i2_gemm_fn* gemm;
+} tm_job;
+
+/* Units [u0, u1) of BN_TM_ROW_UNIT output rows, every token. */
+static void tm_rows(void* ctx, int64_t u0, int64_t u1, int32_t worker) {
+    (void)worker;
+    const tm_job* j = ctx;
+    const int64_t r0 = u0 * BN_TM_ROW_UNIT;
+    const int64_t r1 = u1 * BN_TM_ROW_UNIT < j->M ? u1 * BN_TM_ROW_UNIT : j->M;
+    if (j->T == 1) j->gemv(j->w, j->K, r0, r1, j->q, j->q_sum[0], j->a[0], j->w_scale, j->y);
+    else j->gemm(j->w, j->K, r0, r1, j->q, j->q_sum, j->a, j->w_scale, j->T, j->y, j->M);
+}
+
+/* The checks both public matmuls share; *done is set when there is nothing to compute. */
+static bn_status check_matmul(const char* fn, bn_tlayout layout, const uint8_t* w, int64_t M, int64_t K,
+                              float w_scale, int64_t T, const void* x, const float* y, int* done) {
+    bn_status st = check_layout(fn, layout);
+    if (st == BN_OK) st = check_matrix(fn, M, K);
+    if (st != BN_OK) return st;
+    if (T < 0) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: T (%lld) is negative", fn, (long long)T);
+    if ((uint64_t)T > (uint64_t)(SIZE_MAX / 8) / (uint64_t)K ||
+        (M > 0 && (uint64_t)T > (uint64_t)(SIZE_MAX / 8) / (uint64_t)M))
+        return bn_fail(BN_ERR_SHAPE, "%s: T (%lld) is too large", fn, (long long)T);
+    *done = M == 0 || T == 0;
+    if (*done) return BN_OK;
+    if (w == NULL || x == NULL || y == NULL)
+        return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: w, the activations and y must not be null", fn);
+    if (!isfinite(w_scale)) return bn_fail(BN_ERR_NUMERIC, "%s: w_scale is not finite", fn);
+    return BN_OK;
+}
+
+static bn_status run_matmul(const uint8_t* w, int64_t M, int64_t K, float w_scale, const int8_t* q,
+                            const float* a, const int32_t* q_sum, int64_t T, float* y, bn_threadpool* pool) {
+    bn_kernels_init();
+    tm_job job = {w, M, K, T, q, a, q_sum, w_scale, y, bn_kernels.tmatmul_i2_gemv, bn_kernels.tmatmul_i2_gemm};
+    const int64_t units = (M + BN_TM_ROW_UNIT - 1) / BN_TM_ROW_UNIT;
+    return bn_threadpool_parallel_for(pool, units, 0, tm_rows, &job);
+}
+
+static bn_status check_scales(const char* fn, const float* a, int64_t T) {
+    for (int64_t t = 0; t < T; t++)
+        if (!(a[t] > 0.0f && a[t] <= FLT_MAX))
+            return bn_fail(BN_ERR_NUMERIC, "%s: a[%lld] = %g is not a finite positive scale", fn, (long long)t,
+                           (double)a[t]);
+    return BN_OK;
+}
+
+bn_status bn_tmatmul_i8(bn_tlayout layout, const uint8_t* w, int64_t M, int64_t K, float w_scale,
+                        const int8_t* q, const float* a, const int32_t* q_sum, int64_t T, float* y,
+                        bn_threadpool* pool) {
+    static const char fn[] = "bn_tmatmul_i8";
+    int done = 0;
+    bn_status st = check_matmul(fn, layout, w, M, K, w_scale, T, q, y, &done);
+    if (st != BN_OK || done) return st;
+    if (a == NULL || q_sum == NULL) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: a and q_sum must not be null", fn);
+    st = check_scales(fn, a, T);
+    if (st != BN_OK) return st;
+    return run_matmul(w, M, K, w_scale, q, a, q_sum, T, y, pool);
+}
+
+/* ---- the fused float path --------------------------------------------------------------------------- */
+
+/* work = [q (T, K) int8][a (T) float][q_sum (T) int32], from the first 64-byte boundary of the caller's block */
+static bn_status work_bytes(int64_t T, int64_t K, size_t* out) {
+    *out = 64 + (size_t)T * (size_t)K + (size_t)T * (sizeof(float) + sizeof(int32_t));
+    return BN_OK;
+}
+
+bn_status bn_tmatmul_f32_work_size(int64_t T, int64_t K, size_t* out) {
+    BN_REQUIRE_ARG(out != NULL, "bn_tmatmul_f32_work_size: out must not be null");
+    bn_status st = check_matrix("bn_tmatmul_f32_work_size", 1, K);
+    if (st != BN_OK) return st;
+    if (T < 0 || (uint64_t)T > (uint64_t)(SIZE_MAX / 8) / (uint64_t)K)
+        return bn_fail(BN_ERR_SHAPE, "bn_tmatmul_f32_work_size: T (%lld) is negative or too large", (long long)T);
+    return work_bytes(T, K, out);
+}
+
+typedef struct tq_job {
+    const float* x;
+    int64_t K;
+    int8_t* q;
+    float* a;
+    int32_t* q_sum;
+    atomic_int bad; /* set by any token that holds a NaN or an infinity */
+} tq_job;
+
+/* Tokens [t0, t1): HF ActQuant through the quantize_act_i8 kernel, then the row sums of q. */
+static void tq_tokens(void* ctx, int64_t t0, int64_t t1, int32_t worker) {
+    (void)worker;
+    tq_job* j = ctx;
+    for (int64_t t = t0; t < t1; t++) {
+        int8_t* q = j->q + t * j->K;
+        if (bn_kernels.quantize_act_i8(j->x + t * j->K, j->K, q, &j->a[t]) != 0) {
+            atomic_store_explicit(&j->bad, 1, memory_order_relaxed);
+            continue;
+        }
+        int32_t sum = 0;
+        for (int64_t k = 0; k < j->K; k++) sum += q[k];
+        j->q_sum[t] = sum;
+    }
+}
+
+bn_status bn_tmatmul_f32(bn_tlayout layout, const uint8_t* w, int64_t M, int64_t K, float w_scale,
+                         const float* x, int64_t T, float* y, void* work, size_t work_size,
+                         bn_threadpool* pool) {
+    static const char fn[] = "bn_tmatmul_f32";
+    int done = 0;
+    bn_status st = check_matmul(fn, layout, w, M, K, w_scale, T, x, y, &done);
+    if (st != BN_OK || done) return st;
+    size_t need;
+    work_bytes(T, K, &need);
+    if (work == NULL) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: work must not be null", fn);
+    if (work_size < need)
+        return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "%s: work has %zu bytes, %zu needed", fn, work_size, need);
+    uint8_t* base = (uint8_t*)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    bn_kernels_init();
+    tq_job tq = {x, K, (int8_t*)base, (float*)(base + T * K), (int32_t*)(base + T * K + T * (int64_t)sizeof(float)),
+                 0};
+    st = bn_threadpool_parallel_for(pool, T, 1, tq_tokens, &tq);
+    if (st != BN_OK) return st;
+    if (atomic_load(&tq.bad)) return bn_fail(BN_ERR_NUMERIC, "%s: x holds a NaN or an infinity", fn);
+    return run_matmul(w, M, K, w_scale, tq.q, tq.a, tq.q_sum, T, y, pool);
+}

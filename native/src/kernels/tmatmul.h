@@ -1,0 +1,74 @@
+/* Internal: the loop nest that every vector ternary matmul shares (layout and arithmetic: kernels/tmatmul.c).
+ *
+ * A vector file supplies register-blocked tiles: a tile computes R output rows x N tokens over the whole of K,
+ * so each 2-bit weight it unpacks is used N times and each activation it loads R times. The driver walks a row
+ * range [r0, r1) in tiles of R rows (then single rows), and the tokens in tiles of N (then the N-1.. rest), one
+ * activation panel at a time so that the panel stays in L2 while the rows of the range pass over it. */
+#ifndef BN_KERNELS_TMATMUL_H
+#define BN_KERNELS_TMATMUL_H
+
+#include <stdint.h>
+
+/* Rows [r, r+R) x tokens [t, t+N):
+ *   w     row r (R rows of K/4 bytes follow, contiguous)
+ *   q     token t (N tokens of K bytes follow); q_sum, a: token t
+ *   y     &y[t*ldy + r]; the tile writes y[n*ldy + i] for n < N, i < R. */
+typedef void bn_tm_tile_fn(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
+                           float w_scale, float* y, int64_t ldy);
+
+/* Activation bytes per panel: most of a 512 KiB-2 MiB L2, leaving room for the weights of a row range. */
+#define BN_TM_PANEL_BYTES (192 * 1024)
+
+/* tiles_r[n] computes R rows x n tokens, tiles_1[n] one row x n tokens, for n = 1..N (index 0 unused). */
+static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* const* tiles_1, int R, int N,
+                               const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                               const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                               int64_t ldy) {
+    const int64_t row_bytes = K / 4;
+    int64_t panel = BN_TM_PANEL_BYTES / K / N * N;
+    if (panel < N) panel = N;
+    for (int64_t t0 = 0; t0 < T; t0 += panel) {
+        const int64_t t1 = T - t0 > panel ? t0 + panel : T;
+        for (int64_t r = r0; r < r1;) {
+            const int full = r1 - r >= R;
+            bn_tm_tile_fn* const* tiles = full ? tiles_r : tiles_1;
+            for (int64_t t = t0; t < t1; t += N) {
+                const int n = t1 - t < N ? (int)(t1 - t) : N;
+                tiles[n](w + r * row_bytes, K, q + t * K, q_sum + t, a + t, w_scale, y + t * ldy + r, ldy);
+            }
+            r += full ? R : 1;
+        }
+    }
+}
+
+#if defined(__GNUC__)
+#  define BN_TM_INLINE static inline __attribute__((always_inline))
+#  define BN_TM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+/* Unroll the next loop completely. gcc 12 keeps the row loop of a large tile (a NEON 4 x 4 tile is ~200
+ * instructions) rolled, which puts the accumulators in memory; clang unrolls these loops by itself. */
+#  if defined(__clang__)
+#    define BN_TM_UNROLL
+#  else
+#    define BN_TM_UNROLL _Pragma("GCC unroll 16")
+#  endif
+/* Hides where pointer p points from the optimiser. Applied to the activation pointer at each row of a NEON tile,
+ * it makes the compiler load a block's activations again for every row instead of holding all of them (8
+ * vectors per token) in registers across the rows, which spills; the reloads hit L1. */
+#  define BN_TM_LAUNDER(p) __asm__("" : "+r"(p))
+#else
+#  define BN_TM_UNROLL
+#  define BN_TM_LAUNDER(p) ((void)0)
+#  define BN_TM_INLINE static inline
+#  define BN_TM_PREFETCH(p) ((void)(p))
+#endif
+
+/* How far ahead of its reads a GEMV tile prefetches the weights, in bytes. A GEMV reads each weight once, so
+ * when the matrix is not in cache its speed is set by how many cache lines are in flight; the out-of-order
+ * window alone keeps ~30 (about half the read bandwidth of one core here). Rows are contiguous and tiles walk
+ * them in order, so "this row's position + D" is read soon by this tile or the next; prefetches never fault, so
+ * running past the end of the matrix is harmless. */
+#ifndef BN_TM_PREFETCH_BYTES
+#  define BN_TM_PREFETCH_BYTES 16384
+#endif
+
+#endif

@@ -1,0 +1,127 @@
+/* Ternary x int8 matmul: AVX2 (layout and arithmetic: kernels/tmatmul.c).
+ *
+ * One I2_S block (32 bytes) unpacks by shifts and masks into four runs of 32 codes, each lining up with 32
+ * consecutive activations. pmaddubsw multiplies codes (unsigned) by activations (signed) into int16 pair sums,
+ * |.| <= 2 * 3 * 128 = 768; int16 accumulators take up to 8 blocks (4 runs each: |.| <= 24576) before one
+ * pmaddwd by ones widens them into int32. A GEMM tile is 2 rows x 4 tokens: one row's four code vectors and
+ * 8 int16 sums fit in the 16 registers, and the int32 sums, touched once per 8 blocks, live in memory. */
+#include <immintrin.h>
+#include <stddef.h>
+
+#include "kernels/kernels.h"
+#include "kernels/tmatmul.h"
+
+/* Blocks per int16 accumulation. */
+#define BN_TM_AVX2_CHUNK 8
+
+/* Sums of each of four vectors, as four int32 lanes. */
+BN_TM_INLINE __m128i hsum4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
+    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+BN_TM_INLINE int32_t hsum(__m256i a) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* s + x in int16 lanes. The empty asm pins s in a register: without it gcc 12 reassociates a tile's chain of
+ * additions into a tree over every product of a block (48 temporaries for 4 x 3) and spills. */
+BN_TM_INLINE __m256i add_i16(__m256i s, __m256i x) {
+    s = _mm256_add_epi16(s, x);
+#if defined(__GNUC__)
+    __asm__("" : "+x"(s));
+#endif
+    return s;
+}
+
+/* R rows x N tokens (R in {1, 2, 4}, N <= 4) over all of K; see bn_tm_tile_fn. */
+BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
+                       float w_scale, float* y, int64_t ldy, const int R, const int N) {
+    const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    const int64_t row_bytes = K / 4;
+    /* int32 partial sums, touched once per chunk: kept in memory so the registers hold the int16 ones */
+    _Alignas(32) int32_t acc[4][4][8];
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) _mm256_store_si256((__m256i*)acc[r][n], _mm256_setzero_si256());
+    int64_t k0 = 0;
+    do { /* K >= 128; a do-while keeps gcc from giving the accumulators a stack home for the K == 0 path */
+        const int64_t k1 = K - k0 > 128 * BN_TM_AVX2_CHUNK ? k0 + 128 * BN_TM_AVX2_CHUNK : K;
+        __m256i s[4][4];
+        for (int r = 0; r < R; r++)
+            for (int n = 0; n < N; n++) s[r][n] = _mm256_setzero_si256();
+        for (int64_t k = k0; k < k1; k += 128)
+            for (int r = 0; r < R; r++) {
+                if (N == 1) BN_TM_PREFETCH(w + r * row_bytes + k / 4 + BN_TM_PREFETCH_BYTES);
+                const __m256i v = _mm256_loadu_si256((const __m256i*)(w + r * row_bytes + k / 4));
+                const __m256i c[4] = {_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
+                                      _mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
+                                      _mm256_and_si256(_mm256_srli_epi16(v, 2), m3), _mm256_and_si256(v, m3)};
+                for (int n = 0; n < N; n++)
+                    for (int g = 0; g < 4; g++)
+                        s[r][n] = add_i16(s[r][n], _mm256_maddubs_epi16(
+                                                       c[g], _mm256_loadu_si256((const __m256i*)(q + n * K + k + 32 * g))));
+            }
+        for (int r = 0; r < R; r++)
+            for (int n = 0; n < N; n++)
+                _mm256_store_si256((__m256i*)acc[r][n], _mm256_add_epi32(_mm256_load_si256((const __m256i*)acc[r][n]),
+                                                                         _mm256_madd_epi16(s[r][n], ones)));
+        k0 = k1;
+    } while (k0 < K);
+    for (int n = 0; n < N; n++) {
+        const float scale = w_scale / a[n];
+        if (R >= 2) {
+            const __m128i d = _mm_sub_epi32(hsum4(_mm256_load_si256((const __m256i*)acc[0][n]),
+                                                  _mm256_load_si256((const __m256i*)acc[1][n]),
+                                                  _mm256_load_si256((const __m256i*)acc[R == 4 ? 2 : 0][n]),
+                                                  _mm256_load_si256((const __m256i*)acc[R == 4 ? 3 : 1][n])),
+                                            _mm_set1_epi32(q_sum[n]));
+            const __m128 out = _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale));
+            if (R == 4) _mm_storeu_ps(y + n * ldy, out);
+            else _mm_storel_pi((__m64*)(y + n * ldy), out);
+        } else {
+            const int32_t d = hsum(_mm256_load_si256((const __m256i*)acc[0][n]));
+            y[n * ldy] = (float)(int32_t)((uint32_t)d - (uint32_t)q_sum[n]) * scale;
+        }
+    }
+}
+
+#define BN_TM_TILE(R, N)                                                                                    \
+    static void tile_##R##x##N(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum,         \
+                               const float* a, float w_scale, float* y, int64_t ldy) {                     \
+        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N);                                                    \
+    }
+BN_TM_TILE(4, 1)
+BN_TM_TILE(2, 1)
+BN_TM_TILE(2, 2)
+BN_TM_TILE(2, 3)
+BN_TM_TILE(2, 4)
+BN_TM_TILE(1, 1)
+BN_TM_TILE(1, 2)
+BN_TM_TILE(1, 3)
+BN_TM_TILE(1, 4)
+#undef BN_TM_TILE
+
+static bn_tm_tile_fn* const tiles_4[] = {NULL, tile_4x1}; /* GEMV */
+static bn_tm_tile_fn* const tiles_2[] = {NULL, tile_2x1, tile_2x2, tile_2x3, tile_2x4}; /* GEMM */
+static bn_tm_tile_fn* const tiles_1[] = {NULL, tile_1x1, tile_1x2, tile_1x3, tile_1x4};
+
+void bn_tmatmul_i2_gemv_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, int32_t q_sum,
+                             float a, float w_scale, float* y) {
+    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0);
+}
+
+void bn_tmatmul_i2_gemm_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                             const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                             int64_t ldy) {
+    bn_tm_drive(tiles_2, tiles_1, 2, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
+}
+
+void bn_install_tmatmul_avx2(bn_kernel_table* t) {
+    t->tmatmul_i2_gemv = bn_tmatmul_i2_gemv_avx2;
+    t->tmatmul_i2_gemv_impl = "avx2";
+    t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_avx2;
+    t->tmatmul_i2_gemm_impl = "avx2";
+}

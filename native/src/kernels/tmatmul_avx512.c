@@ -1,0 +1,149 @@
+/* Ternary x int8 matmul: AVX-512 VNNI (layout and arithmetic: kernels/tmatmul.c).
+ *
+ * A 32-byte I2_S block is broadcast into both halves of a 512-bit register; one variable word shift (6 in the
+ * low half, 4 in the high half) and a mask give the codes of weights 0..63 in order, a second (2 and 0) those
+ * of weights 64..127, so each lines up with 64 consecutive activations and needs no shuffle of the activations.
+ * vpdpbusd then multiplies 64 codes (unsigned) by 64 activations (signed) into 16 int32 lanes. */
+#include <immintrin.h>
+#include <stddef.h>
+
+#include "kernels/kernels.h"
+#include "kernels/tmatmul.h"
+
+/* acc + 4-byte dot products of u8 (unsigned) and s8 (signed). gcc 12 copies the accumulator of
+ * _mm512_dpbusd_epi32 around in register-blocked loops (moves and spills: 12% slower GEMV, 13% slower GEMM
+ * here); an asm statement that updates it in place gives the loop clang makes of the intrinsic. */
+#if defined(__GNUC__) && !defined(__clang__)
+BN_TM_INLINE __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "vm"(s8));
+    return acc;
+}
+#else
+#  define dpbusd _mm512_dpbusd_epi32
+#endif
+
+/* Per 128-bit lane l: [sum of a0's lane l, a1's, a2's, a3's]; then the four lanes added. */
+BN_TM_INLINE __m128i hsum4(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* The codes of one I2_S block at p: weights 0..63 in *lo, 64..127 in *hi. */
+BN_TM_INLINE void unpack(const uint8_t* p, __m512i sh_lo, __m512i sh_hi, __m512i m3, __m512i* lo, __m512i* hi) {
+    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)p));
+    *lo = _mm512_and_si512(_mm512_srlv_epi16(v, sh_lo), m3);
+    *hi = _mm512_and_si512(_mm512_srlv_epi16(v, sh_hi), m3);
+}
+
+/* y[0..R) = (float)(s_i - q_sum) * (w_scale / a) for the sums s_i of the vectors s0..s3 (R == 1 or 4). */
+BN_TM_INLINE void store(int R, __m512i s0, __m512i s1, __m512i s2, __m512i s3, int32_t q_sum, float a,
+                        float w_scale, float* y) {
+    const float scale = w_scale / a;
+    if (R == 4) {
+        const __m128i d = _mm_sub_epi32(hsum4(s0, s1, s2, s3), _mm_set1_epi32(q_sum));
+        _mm_storeu_ps(y, _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale)));
+    } else {
+        y[0] = (float)(int32_t)((uint32_t)_mm512_reduce_add_epi32(s0) - (uint32_t)q_sum) * scale;
+    }
+}
+
+/* GEMV: R rows (1 or 4) x one token. The two halves of a block go to separate accumulators, which halves the
+ * vpdpbusd dependency chain. */
+BN_TM_INLINE void tile_v(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
+                         float w_scale, float* y, const int R) {
+    const __m512i m3 = _mm512_set1_epi8(3);
+    const __m512i sh_lo = _mm512_inserti64x4(_mm512_set1_epi16(6), _mm256_set1_epi16(4), 1);
+    const __m512i sh_hi = _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(0), 1);
+    const int64_t row_bytes = K / 4;
+    __m512i acc0[4], acc1[4];
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_si512();
+    int64_t k = 0;
+    do { /* K >= 128; a do-while keeps gcc from giving the accumulators a stack home for the K == 0 path */
+        const __m512i qlo = _mm512_loadu_si512(q + k), qhi = _mm512_loadu_si512(q + k + 64);
+        for (int r = 0; r < R; r++) {
+            __m512i lo, hi;
+            BN_TM_PREFETCH(w + r * row_bytes + k / 4 + BN_TM_PREFETCH_BYTES);
+            unpack(w + r * row_bytes + k / 4, sh_lo, sh_hi, m3, &lo, &hi);
+            acc0[r] = dpbusd(acc0[r], lo, qlo);
+            acc1[r] = dpbusd(acc1[r], hi, qhi);
+        }
+        k += 128;
+    } while (k < K);
+    for (int r = 0; r < R; r++) acc0[r] = _mm512_add_epi32(acc0[r], acc1[r]);
+    if (R == 4) store(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum[0], a[0], w_scale, y);
+    else store(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum[0], a[0], w_scale, y);
+}
+
+/* GEMM: R rows (1 or 4) x N tokens (N <= 4); each unpacked block serves N tokens. */
+BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
+                       float w_scale, float* y, int64_t ldy, const int R, const int N) {
+    const __m512i m3 = _mm512_set1_epi8(3);
+    const __m512i sh_lo = _mm512_inserti64x4(_mm512_set1_epi16(6), _mm256_set1_epi16(4), 1);
+    const __m512i sh_hi = _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(0), 1);
+    const int64_t row_bytes = K / 4;
+    __m512i acc[4][4];
+    for (int n = 0; n < N; n++)
+        for (int r = 0; r < R; r++) acc[n][r] = _mm512_setzero_si512();
+    int64_t k = 0;
+    do { /* K >= 128 (see tile_v) */
+        for (int r = 0; r < R; r++) {
+            __m512i lo, hi;
+            unpack(w + r * row_bytes + k / 4, sh_lo, sh_hi, m3, &lo, &hi);
+            for (int n = 0; n < N; n++) {
+                acc[n][r] = dpbusd(acc[n][r], lo, _mm512_loadu_si512(q + n * K + k));
+                acc[n][r] = dpbusd(acc[n][r], hi, _mm512_loadu_si512(q + n * K + k + 64));
+            }
+        }
+        k += 128;
+    } while (k < K);
+    for (int n = 0; n < N; n++) {
+        if (R == 4) store(4, acc[n][0], acc[n][1], acc[n][2], acc[n][3], q_sum[n], a[n], w_scale, y + n * ldy);
+        else store(1, acc[n][0], acc[n][0], acc[n][0], acc[n][0], q_sum[n], a[n], w_scale, y + n * ldy);
+    }
+}
+
+#define BN_TM_TILE(R, N)                                                                                    \
+    static void tile_##R##x##N(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum,         \
+                               const float* a, float w_scale, float* y, int64_t ldy) {                     \
+        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N);                                                    \
+    }
+#define BN_TM_TILE_V(R)                                                                                     \
+    static void tile_v##R(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a, \
+                          float w_scale, float* y, int64_t ldy) {                                           \
+        (void)ldy;                                                                                          \
+        tile_v(w, K, q, q_sum, a, w_scale, y, R);                                                           \
+    }
+BN_TM_TILE_V(4)
+BN_TM_TILE_V(1)
+BN_TM_TILE(4, 2)
+BN_TM_TILE(4, 3)
+BN_TM_TILE(4, 4)
+BN_TM_TILE(1, 2)
+BN_TM_TILE(1, 3)
+BN_TM_TILE(1, 4)
+#undef BN_TM_TILE
+#undef BN_TM_TILE_V
+
+static bn_tm_tile_fn* const tiles_4[] = {NULL, tile_v4, tile_4x2, tile_4x3, tile_4x4};
+static bn_tm_tile_fn* const tiles_1[] = {NULL, tile_v1, tile_1x2, tile_1x3, tile_1x4};
+
+void bn_tmatmul_i2_gemv_avx512(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                               int32_t q_sum, float a, float w_scale, float* y) {
+    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0);
+}
+
+void bn_tmatmul_i2_gemm_avx512(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                               const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                               int64_t ldy) {
+    bn_tm_drive(tiles_4, tiles_1, 4, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
+}
+
+void bn_install_tmatmul_avx512(bn_kernel_table* t) {
+    t->tmatmul_i2_gemv = bn_tmatmul_i2_gemv_avx512;
+    t->tmatmul_i2_gemv_impl = "avx512";
+    t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_avx512;
+    t->tmatmul_i2_gemm_impl = "avx512";
+}

@@ -1,0 +1,90 @@
+/* BN_FORMAT_TQ1_0: ggml's block_tq1_0 (ggml/src/ggml-common.h; quantize_row_tq1_0_ref and dequantize_row_tq1_0
+ * in ggml/src/ggml-quants.c), GGML_TYPE_TQ1_0 = 34. A block of 256 weights is 54 bytes: qs[48], qh[4], fp16 d
+ * at byte 52; w = code * d. Trits t = code + 1 (0, 1, 2) go five to a byte (4 in qh), the first trit most
+ * significant: v = sum t_n 3^(4-n) (qh: four trits, then times 3), stored as ceil(v * 256 / 243) so that trit n
+ * comes back as ((uint8)(byte * 3^n) * 3) >> 8. Which weights share a byte (ggml's index arithmetic):
+ *   qs[m],      m = 0..31: weights m + 32n,        n = 0..4  (weights 0..159)
+ *   qs[32 + m], m = 0..15: weights 160 + m + 16n,  n = 0..4  (weights 160..239)
+ *   qh[j],      j = 0..3:  weights 240 + j + 4n,   n = 0..3  (weights 240..255) */
+#include "quant/format_tq.h"
+
+#define TQ1_BYTES 54
+
+static const struct segment {
+    int byte0, bytes, weight0, stride, trits;
+} g_segments[3] = {{0, 32, 0, 32, 5}, {32, 16, 160, 16, 5}, {48, 4, 240, 4, 4}};
+
+static const uint8_t g_pow3[5] = {1, 3, 9, 27, 81};
+
+static void encode_block(const int8_t* q, uint16_t d, uint8_t* out) {
+    for (int s = 0; s < 3; s++) {
+        const struct segment* g = &g_segments[s];
+        for (int k = 0; k < g->bytes; k++) {
+            unsigned v = 0;
+            for (int n = 0; n < 5; n++) /* a 4-trit byte ends in a 0 trit: the "times 3" */
+                v = v * 3u + (n < g->trits ? bn_field_from_code(q[g->weight0 + k + g->stride * n]) : 0u);
+            out[g->byte0 + k] = (uint8_t)((v * 256u + 242u) / 243u);
+        }
+    }
+    bn_tq_put_d(out + 52, d);
+}
+
+static void pack(const int8_t* codes, int64_t rows, int64_t cols, const float* scales, int64_t n_scales,
+                 uint8_t* dst) {
+    const int64_t nb = rows * cols / BN_TQ_BLOCK;
+    for (int64_t b = 0; b < nb; b++) {
+        const int8_t* q = codes + b * BN_TQ_BLOCK;
+        encode_block(q, bn_tq_pack_d(q, scales, n_scales, b), dst + b * TQ1_BYTES);
+    }
+}
+
+/* Every byte decodes to trits 0..2, as in ggml's dequantize_row_tq1_0 (the 13 byte values that no encoder
+ * writes decode too, to what ggml would read). */
+static bn_status unpack(const char* fn, const uint8_t* src, int64_t rows, int64_t cols, int8_t* codes,
+                        float* scales) {
+    const int64_t nb = rows * cols / BN_TQ_BLOCK;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t* in = src + b * TQ1_BYTES;
+        int8_t* q = codes + b * BN_TQ_BLOCK;
+        for (int s = 0; s < 3; s++) {
+            const struct segment* g = &g_segments[s];
+            for (int k = 0; k < g->bytes; k++)
+                for (int n = 0; n < g->trits; n++) {
+                    const uint8_t shifted = (uint8_t)(in[g->byte0 + k] * g_pow3[n]);
+                    q[g->weight0 + k + g->stride * n] = bn_code_from_field((uint8_t)((shifted * 3u) >> 8));
+                }
+        }
+        bn_status st = bn_tq_unpack_d(fn, "TQ1_0", in + 52, b, &scales[b]);
+        if (st != BN_OK) return st;
+    }
+    return BN_OK;
+}
+
+static bn_status quantize(const char* fn, const float* w, int64_t rows, int64_t cols, uint8_t* dst) {
+    const int64_t nb = rows * cols / BN_TQ_BLOCK;
+    int8_t q[BN_TQ_BLOCK];
+    for (int64_t b = 0; b < nb; b++) {
+        uint16_t d;
+        bn_status st = bn_tq_quantize_block(fn, w + b * BN_TQ_BLOCK, b, q, &d);
+        if (st != BN_OK) return st;
+        encode_block(q, d, dst + b * TQ1_BYTES);
+    }
+    return BN_OK;
+}
+
+const bn_format_traits bn_format_tq1_0 = {
+    .id = BN_FORMAT_TQ1_0,
+    .name = "TQ1_0",
+    .block_size = BN_TQ_BLOCK,
+    .block_bytes = TQ1_BYTES,
+    .ggml_type = 34,
+    .scale_kind = BN_SCALE_PER_BLOCK,
+    .row_multiple = 1,
+    .col_multiple = BN_TQ_BLOCK,
+    .tensor_extra_bytes = 0,
+    .ternary = 1,
+    .pack = pack,
+    .unpack = unpack,
+    .scale_ok = bn_tq_scale_ok,
+    .quantize = quantize,
+};
