@@ -107,7 +107,8 @@ PASSED=0 FAILED=0 SKIPPED=0 SUITE_FAILURES=()
 count_junit() {
   local file="$1" suite="$2" line tests failures skipped
   if [[ ! -f "$file" ]]; then SUITE_FAILURES+=("$suite (no results)"); FAILED=$((FAILED + 1)); return; fi
-  line="$(grep -o '<testsuite [^>]*>' "$file" | head -n 1)"
+  # ctest writes the attributes on separate lines: fold the file to one line first
+  line="$(tr '\n\t' '  ' <"$file" | grep -o '<testsuite [^>]*>' | head -n 1 || true)"
   tests="$(sed -n 's/.* tests="\([0-9]*\)".*/\1/p' <<<"$line")"
   failures="$(sed -n 's/.* failures="\([0-9]*\)".*/\1/p' <<<"$line")"
   skipped="$(sed -n 's/.* skipped="\([0-9]*\)".*/\1/p' <<<"$line")"
@@ -137,7 +138,7 @@ count_trx() {
   shopt -u nullglob
   if ((${#files[@]} == 0)); then SUITE_FAILURES+=("nunit (no results)"); FAILED=$((FAILED + 1)); return; fi
   for f in "${files[@]}"; do
-    line="$(grep -o '<Counters [^>]*>' "$f" | head -n 1)"
+    line="$(tr '\n\t' '  ' <"$f" | grep -o '<Counters [^>]*>' | head -n 1 || true)"
     get() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$line"; }
     total=$(get total) executed=$(get executed) passed=$(get passed) failed=$(get failed)
     error=$(get error) timeout=$(get timeout) aborted=$(get aborted)

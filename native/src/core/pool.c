@@ -55,6 +55,9 @@
 #if defined(_WIN32)
 #  define WIN32_LEAN_AND_MEAN
 #  include <windows.h>
+#  if defined(_MSC_VER)
+#    include <intrin.h> /* _BitScanReverse64 */
+#  endif
 #else
 #  include <pthread.h>
 #  include <sys/mman.h>

@@ -1,0 +1,24 @@
+/* Shared pieces of bitnet-bench: the subcommand signature, timing, statistics and argument parsing. */
+#ifndef BN_BENCH_H
+#define BN_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A subcommand: argv[0] is its name; returns the process exit status. */
+typedef int (*bn_bench_main_fn)(int argc, char** argv);
+
+/* Subcommands (one file each). */
+int bn_bench_pool_main(int argc, char** argv);
+int bn_bench_quant(int argc, char** argv);
+
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
+uint64_t bn_bench_now_ns(void);
+/* Median of n values (sorts v in place). */
+double bn_bench_median(double* v, size_t n);
+/* Parses a positive integer option value; prints an error naming the option and returns 0 if it is not one. */
+int bn_bench_parse_positive(const char* option, const char* text, long long* out);
+/* Writes s as a JSON string literal (with quotes) to stdout. */
+void bn_bench_json_string(const char* s);
+
+#endif
