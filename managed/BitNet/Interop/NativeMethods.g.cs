@@ -176,7 +176,10 @@ public struct BnPoolStats
 {
     /// <summary>bytes of the blocks handed out and not freed (block sizes, not requests)</summary>
     public ulong BytesInUse;
-    /// <summary>the highest bytes_in_use seen</summary>
+    /// <summary>
+    /// the highest bytes_in_use seen: exact while one thread allocates; with several
+    /// at once it may be off by up to 256 KiB per other allocating thread
+    /// </summary>
     public ulong BytesPeak;
     /// <summary>bytes the pool holds from the OS, in use or cached</summary>
     public ulong BytesReserved;
@@ -400,7 +403,8 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Frees everything. If blocks are still in use it frees them too, returns BN_ERR_LEAK and leaves the leak
-    /// report (count and bytes per class, the first addresses) in bn_last_error().
+    /// report (count and bytes per class, the first addresses) in bn_last_error(). The default pool is refused
+    /// (BN_ERR_INVALID_ARGUMENT).
     /// </summary>
     [LibraryImport("bitnet", EntryPoint = "bn_pool_destroy")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
@@ -421,6 +425,7 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_pool_calloc(BnPool pool, nuint size, void** @out);
 
+    /// <summary>ptr NULL is refused with BN_ERR_INVALID_ARGUMENT (it is not counted as a bad free).</summary>
     [LibraryImport("bitnet", EntryPoint = "bn_pool_free")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_pool_free(BnPool pool, void* ptr);
