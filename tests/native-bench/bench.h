@@ -11,6 +11,8 @@ typedef int (*bn_bench_main_fn)(int argc, char** argv);
 /* Subcommands (one file each). */
 int bn_bench_pool_main(int argc, char** argv);
 int bn_bench_quant(int argc, char** argv);
+int bn_bench_matmul(int argc, char** argv);
+int bn_bench_stream(int argc, char** argv);
 
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t bn_bench_now_ns(void);

@@ -23,6 +23,8 @@ static const bn_bench_command k_commands[] = {
      bn_bench_pool_main},
     {"quant", "quant [--min-time S] [--tokens T] [--weight-rows R]   GB/s of activation/weight quantization and packing: scalar vs dispatched",
      bn_bench_quant},
+    {"stream", "stream [--json]   STREAM-style read bandwidth, 1 and 2 threads (the bandwidth floor)", bn_bench_stream},
+    {"matmul", "matmul [--help]   ternary GEMV/GEMM on the 2B4T shapes, cache-resident and streaming", bn_bench_matmul},
 };
 #define BN_N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 
