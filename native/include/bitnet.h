@@ -475,6 +475,89 @@ BN_API bn_status bn_format_quantize(bn_format format, const float* w, int64_t ro
 BN_API bn_status bn_format_convert(bn_format from, const uint8_t* src, int64_t src_len, bn_format to, int64_t rows,
                                    int64_t cols, float scale, uint8_t* dst, int64_t dst_len);
 
+/* ---------------------------------------------------------------------------------------------------------
+ * Forward-pass ops
+ *
+ * The float ops of a BitNet b1.58 forward pass besides the ternary matmul, each computed as Hugging Face's
+ * BitNetForCausalLM does in float32. Shapes are written on each call, row-major, llm.c style: x (T,C) is T rows
+ * of C floats. Every op runs the kernel that dispatch chose (bn_kernel_info lists them); vector kernels agree
+ * with the scalar reference to float rounding (sums in another order), not bit for bit.
+ * ------------------------------------------------------------------------------------------------------- */
+/* Element types of stored rows (embeddings, LM head, KV cache). The values are ggml's type ids, as in GGUF.
+ * Q8_0: blocks of 32 values in 34 bytes {fp16 d; int8 qs[32]}, value = qs * d.
+ * Q6_K: blocks of 256 values in 210 bytes {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d},
+ *       value = (d * scales[i/16]) * (6-bit code - 32), the code's low 4 bits in ql and high 2 in qh. */
+typedef enum bn_dtype {
+    BN_DTYPE_F32 = 0,
+    BN_DTYPE_F16 = 1,
+    BN_DTYPE_Q8_0 = 8,
+    BN_DTYPE_Q6_K = 14,
+    BN_DTYPE_BF16 = 30
+} bn_dtype;
+
+/* Values per block (1 for float types) and bytes of a row of n values (n a multiple of the block). */
+BN_API bn_status bn_dtype_block_size(bn_dtype type, int32_t* out);
+BN_API bn_status bn_dtype_row_size(bn_dtype type, int64_t n, int64_t* out);
+/* x (rows,cols) -> dst (rows * row_size(cols) bytes), rounding as ggml's reference quantizers do, byte for byte:
+ * quantize_row_q8_0_ref, quantize_row_q6_K_ref (fp16 and bf16: round to nearest even). cols must be a multiple
+ * of the block; x finite. */
+BN_API bn_status bn_dtype_quantize_ref(bn_dtype type, const float* x, int64_t rows, int64_t cols, void* dst,
+                                       int64_t dst_len);
+/* src (rows * row_size(cols) bytes) -> out (rows,cols), as ggml's dequantize_row_* (exact float products). */
+BN_API bn_status bn_dtype_dequantize(bn_dtype type, const void* src, int64_t src_len, int64_t rows, int64_t cols,
+                                     float* out);
+
+/* RMSNorm: x (T,C), weight (C) -> out (T,C); out = (x * rsqrt(mean(x²) + eps)) * weight, mean in float.
+ * out may be x. */
+BN_API bn_status bn_rmsnorm_f32(const float* x, const float* weight, int64_t T, int64_t C, float eps, float* out);
+
+/* Rotary embedding, HF "default" rope with rotate_half (NeoX pairs (i, i + D/2)):
+ * inv_freq[i] = 1 / theta^(2i/D) and angle = pos * inv_freq[i], both in float as HF computes them.
+ * bn_rope_table_f32: -> cos (n_pos, D/2), sin (n_pos, D/2) for positions 0..n_pos-1.
+ * bn_rope_f32:       x (T,H,D) in place, rotated by the angles of pos (T); D even, at most 4096.
+ * bn_rope_f32_table: the same with the table's cos/sin (n_pos rows); same results. Call once for q (T,H,D),
+ * once for k (T,Hkv,D). */
+BN_API bn_status bn_rope_table_f32(int64_t n_pos, int64_t D, float theta, float* cos, float* sin);
+BN_API bn_status bn_rope_f32(float* x, int64_t T, int64_t H, int64_t D, const int32_t* pos, float theta);
+BN_API bn_status bn_rope_f32_table(float* x, int64_t T, int64_t H, int64_t D, const int32_t* pos, const float* cos,
+                                   const float* sin, int64_t n_pos);
+
+/* Softmax of each row: x (rows,n) in place, exp(x - max) / sum in float. */
+BN_API bn_status bn_softmax_f32(float* x, int64_t rows, int64_t n);
+
+/* The KV cache: k_cache, v_cache (Hkv, max_ctx, D) of F32 or F16 (fp16 bits, rounded to nearest even).
+ * bn_kv_cache_append: k (T,Hkv,D), v (T,Hkv,D) -> cache positions p0..p0+T-1.
+ * bn_attention: causal grouped-query attention of q (T,H,D) at positions p0..p0+T-1 over cache positions
+ *   0..p0+t (the new keys appended first) -> out (T,H,D). Head h reads kv head h / (H/Hkv); scores are
+ *   (q·k) * D^-0.5 in float, softmax with the max subtracted, then the weighted sum of v. Work (T*H query
+ *   heads) is split over the pool's threads (NULL: this thread); work (work_len floats, at least
+ *   bn_attention_work_size) holds each thread's scores. Do not call it from inside another pool's job. */
+BN_API bn_status bn_kv_cache_append(bn_dtype cache_type, void* k_cache, void* v_cache, int64_t Hkv, int64_t max_ctx,
+                                    int64_t D, int64_t p0, const float* k, const float* v, int64_t T);
+BN_API bn_status bn_attention_work_size(const bn_threadpool* pool, int64_t n_ctx, int64_t* out);
+BN_API bn_status bn_attention(bn_dtype cache_type, const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t D,
+                              const void* k_cache, const void* v_cache, int64_t max_ctx, int64_t p0, float* out,
+                              float* work, int64_t work_len, bn_threadpool* pool);
+
+/* Gated FFN activation: gate (n), up (n) -> out (n) (n = T*F); out may be gate or up.
+ * BN_ACT_RELU2: relu(gate)² * up (bitnet-b1.58-2B-4T); BN_ACT_SILU: silu(gate) * up (older models). */
+typedef enum bn_activation { BN_ACT_RELU2 = 0, BN_ACT_SILU = 1 } bn_activation;
+BN_API bn_status bn_gated_act_f32(bn_activation act, const float* gate, const float* up, int64_t n, float* out);
+
+/* Residual add: x (n) += y (n). */
+BN_API bn_status bn_add_f32(float* x, const float* y, int64_t n);
+
+/* Embedding lookup: table (vocab, C) of any bn_dtype, ids (T) -> out (T,C) floats. An id outside 0..vocab-1
+ * gives BN_ERR_INVALID_ARGUMENT naming it and its position, and writes nothing. */
+BN_API bn_status bn_embedding_lookup(bn_dtype type, const void* table, int64_t vocab, int64_t C, const int32_t* ids,
+                                     int64_t T, float* out);
+
+/* LM head: h (T,C), E (V,C) of any bn_dtype -> logits (T,V) = h · Eᵀ, each logit the float dot product of h's
+ * row with E's row dequantized (tied embeddings: E is the embedding table). Rows of E are split over the
+ * pool's threads (NULL: this thread). */
+BN_API bn_status bn_lm_head(bn_dtype type, const void* E, int64_t V, int64_t C, const float* h, int64_t T,
+                            float* logits, bn_threadpool* pool);
+
 #ifdef __cplusplus
 }
 #endif

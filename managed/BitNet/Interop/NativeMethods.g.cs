@@ -170,6 +170,37 @@ public enum BnScaleKind : int
     PerBlock = 2,
 }
 
+/// <summary>
+/// Forward-pass ops
+///
+/// The float ops of a BitNet b1.58 forward pass besides the ternary matmul, each computed as Hugging Face's
+/// BitNetForCausalLM does in float32. Shapes are written on each call, row-major, llm.c style: x (T,C) is T rows
+/// of C floats. Every op runs the kernel that dispatch chose (bn_kernel_info lists them); vector kernels agree
+/// with the scalar reference to float rounding (sums in another order), not bit for bit.
+/// Element types of stored rows (embeddings, LM head, KV cache). The values are ggml's type ids, as in GGUF.
+/// Q8_0: blocks of 32 values in 34 bytes {fp16 d; int8 qs[32]}, value = qs * d.
+/// Q6_K: blocks of 256 values in 210 bytes {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d},
+///       value = (d * scales[i/16]) * (6-bit code - 32), the code's low 4 bits in ql and high 2 in qh.
+/// </summary>
+public enum BnDtype : int
+{
+    F32 = 0,
+    F16 = 1,
+    Q8_0 = 8,
+    Q6K = 14,
+    Bf16 = 30,
+}
+
+/// <summary>
+/// Gated FFN activation: gate (n), up (n) -&gt; out (n) (n = T*F); out may be gate or up.
+/// BN_ACT_RELU2: relu(gate)² * up (bitnet-b1.58-2B-4T); BN_ACT_SILU: silu(gate) * up (older models).
+/// </summary>
+public enum BnActivation : int
+{
+    Relu2 = 0,
+    Silu = 1,
+}
+
 // C: sizeof(bn_pool_stats) == 48; field offsets, size and alignment checked against this layout by the generator.
 [StructLayout(LayoutKind.Sequential)]
 public struct BnPoolStats
@@ -713,4 +744,107 @@ internal static unsafe partial class NativeMethods
     [LibraryImport("bitnet", EntryPoint = "bn_format_convert")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_format_convert(BnFormat from, byte* src, long src_len, BnFormat to, long rows, long cols, float scale, byte* dst, long dst_len);
+
+    /// <summary>Values per block (1 for float types) and bytes of a row of n values (n a multiple of the block).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_dtype_block_size")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_dtype_block_size(BnDtype type, int* @out);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_dtype_row_size")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_dtype_row_size(BnDtype type, long n, long* @out);
+
+    /// <summary>
+    /// x (rows,cols) -&gt; dst (rows * row_size(cols) bytes), rounding as ggml's reference quantizers do, byte for byte:
+    /// quantize_row_q8_0_ref, quantize_row_q6_K_ref (fp16 and bf16: round to nearest even). cols must be a multiple
+    /// of the block; x finite.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_dtype_quantize_ref")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_dtype_quantize_ref(BnDtype type, float* x, long rows, long cols, void* dst, long dst_len);
+
+    /// <summary>src (rows * row_size(cols) bytes) -&gt; out (rows,cols), as ggml's dequantize_row_* (exact float products).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_dtype_dequantize")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_dtype_dequantize(BnDtype type, void* src, long src_len, long rows, long cols, float* @out);
+
+    /// <summary>
+    /// RMSNorm: x (T,C), weight (C) -&gt; out (T,C); out = (x * rsqrt(mean(x²) + eps)) * weight, mean in float.
+    /// out may be x.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_rmsnorm_f32")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_rmsnorm_f32(float* x, float* weight, long T, long C, float eps, float* @out);
+
+    /// <summary>
+    /// Rotary embedding, HF "default" rope with rotate_half (NeoX pairs (i, i + D/2)):
+    /// inv_freq[i] = 1 / theta^(2i/D) and angle = pos * inv_freq[i], both in float as HF computes them.
+    /// bn_rope_table_f32: -&gt; cos (n_pos, D/2), sin (n_pos, D/2) for positions 0..n_pos-1.
+    /// bn_rope_f32:       x (T,H,D) in place, rotated by the angles of pos (T); D even, at most 4096.
+    /// bn_rope_f32_table: the same with the table's cos/sin (n_pos rows); same results. Call once for q (T,H,D),
+    /// once for k (T,Hkv,D).
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_rope_table_f32")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_rope_table_f32(long n_pos, long D, float theta, float* cos, float* sin);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_rope_f32")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_rope_f32(float* x, long T, long H, long D, int* pos, float theta);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_rope_f32_table")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_rope_f32_table(float* x, long T, long H, long D, int* pos, float* cos, float* sin, long n_pos);
+
+    /// <summary>Softmax of each row: x (rows,n) in place, exp(x - max) / sum in float.</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_softmax_f32")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_softmax_f32(float* x, long rows, long n);
+
+    /// <summary>
+    /// The KV cache: k_cache, v_cache (Hkv, max_ctx, D) of F32 or F16 (fp16 bits, rounded to nearest even).
+    /// bn_kv_cache_append: k (T,Hkv,D), v (T,Hkv,D) -&gt; cache positions p0..p0+T-1.
+    /// bn_attention: causal grouped-query attention of q (T,H,D) at positions p0..p0+T-1 over cache positions
+    ///   0..p0+t (the new keys appended first) -&gt; out (T,H,D). Head h reads kv head h / (H/Hkv); scores are
+    ///   (q·k) * D^-0.5 in float, softmax with the max subtracted, then the weighted sum of v. Work (T*H query
+    ///   heads) is split over the pool's threads (NULL: this thread); work (work_len floats, at least
+    ///   bn_attention_work_size) holds each thread's scores. Do not call it from inside another pool's job.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_kv_cache_append")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_kv_cache_append(BnDtype cache_type, void* k_cache, void* v_cache, long Hkv, long max_ctx, long D, long p0, float* k, float* v, long T);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_attention_work_size")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_attention_work_size(BnThreadpool pool, long n_ctx, long* @out);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_attention")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_attention(BnDtype cache_type, float* q, long T, long H, long Hkv, long D, void* k_cache, void* v_cache, long max_ctx, long p0, float* @out, float* work, long work_len, BnThreadpool pool);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_gated_act_f32")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_gated_act_f32(BnActivation act, float* gate, float* up, long n, float* @out);
+
+    /// <summary>Residual add: x (n) += y (n).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_add_f32")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_add_f32(float* x, float* y, long n);
+
+    /// <summary>
+    /// Embedding lookup: table (vocab, C) of any bn_dtype, ids (T) -&gt; out (T,C) floats. An id outside 0..vocab-1
+    /// gives BN_ERR_INVALID_ARGUMENT naming it and its position, and writes nothing.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_embedding_lookup")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_embedding_lookup(BnDtype type, void* table, long vocab, long C, int* ids, long T, float* @out);
+
+    /// <summary>
+    /// LM head: h (T,C), E (V,C) of any bn_dtype -&gt; logits (T,V) = h · Eᵀ, each logit the float dot product of h's
+    /// row with E's row dequantized (tied embeddings: E is the embedding table). Rows of E are split over the
+    /// pool's threads (NULL: this thread).
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_lm_head")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_lm_head(BnDtype type, void* E, long V, long C, float* h, long T, float* logits, BnThreadpool pool);
 }

@@ -42,6 +42,54 @@ static const bn_installer g_installers[] = {
     {BN_CPU_NEON, bn_install_tmatmul_neon},
     {BN_CPU_NEON | BN_CPU_DOTPROD, bn_install_tmatmul_dotprod},
 #endif
+    {0, bn_install_rmsnorm_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_rmsnorm_avx2},
+    {BN_X86_AVX512, bn_install_rmsnorm_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_rmsnorm_neon},
+#endif
+    {0, bn_install_rope_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_rope_avx2},
+    {BN_X86_AVX512, bn_install_rope_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_rope_neon},
+#endif
+    {0, bn_install_softmax_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_softmax_avx2},
+    {BN_X86_AVX512, bn_install_softmax_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_softmax_neon},
+#endif
+    {0, bn_install_elementwise_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_elementwise_avx2},
+    {BN_X86_AVX512, bn_install_elementwise_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_elementwise_neon},
+#endif
+    {0, bn_install_convert_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_convert_avx2},
+    {BN_X86_AVX512, bn_install_convert_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_convert_neon},
+#endif
+    {0, bn_install_dot_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_dot_avx2},
+    {BN_X86_AVX512, bn_install_dot_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_dot_neon},
+#endif
 };
 
 bn_kernel_table bn_kernels;

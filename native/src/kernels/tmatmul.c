@@ -237,7 +237,12 @@ static bn_status run_matmul(const uint8_t* w, int64_t M, int64_t K, float w_scal
     bn_kernels_init();
     tm_job job = {w, M, K, T, q, a, q_sum, w_scale, y, bn_kernels.tmatmul_i2_gemv, bn_kernels.tmatmul_i2_gemm};
     const int64_t units = (M + BN_TM_ROW_UNIT - 1) / BN_TM_ROW_UNIT;
-    return bn_threadpool_parallel_for(pool, units, 0, tm_rows, &job);
+    /* A GEMV reads each weight once and is bound by memory: one contiguous range per thread keeps one prefetch
+     * stream per core and no cold chunk starts (2 threads, k/v 640x2560: 45 GB/s against 35 with the pool's 4
+     * chunks per thread). A GEMM is bound by arithmetic and keeps the pool's smaller, self-balancing chunks. */
+    const int32_t threads = bn_threadpool_size(pool);
+    const int64_t grain = T == 1 && threads > 1 ? (units + threads - 1) / threads : 0;
+    return bn_threadpool_parallel_for(pool, units, grain, tm_rows, &job);
 }
 
 static bn_status check_scales(const char* fn, const float* a, int64_t T) {

@@ -54,7 +54,7 @@ static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* con
 /* Hides where pointer p points from the optimiser. Applied to the activation pointer at each row of a NEON tile,
  * it makes the compiler load a block's activations again for every row instead of holding all of them (8
  * vectors per token) in registers across the rows, which spills; the reloads hit L1. */
-#  define BN_TM_LAUNDER(p) __asm__("" : "+r"(p))
+#  define BN_TM_LAUNDER(p) __asm__ __volatile__("" : "+r"(p))
 #else
 #  define BN_TM_UNROLL
 #  define BN_TM_LAUNDER(p) ((void)0)
