@@ -3,61 +3,31 @@ using BitNet.Interop;
 namespace BitNet.Quantization;
 
 /// <summary>
-/// A ternary-quantized [<see cref="Rows"/>, <see cref="Cols"/>] weight matrix (<see cref="TernaryQuantizer"/>): codes
+/// A ternary-quantized [rows, cols] weight matrix (<see cref="TernaryQuantizer"/>): codes
 /// -1, 0, +1 in native memory and one multiplier s per scale group, in HF's convention: W ≈ q / s. Disposing it
 /// returns the codes to their pool.
 /// </summary>
-public sealed class TernaryWeights : IDisposable
+public sealed class TernaryWeights : QuantizedTensor<sbyte>
 {
     internal TernaryWeights(int rows, int cols, Granularity granularity, NativeBuffer<sbyte> codes, float[] scales)
+        : base(rows, cols, codes)
     {
-        Rows = rows;
-        Cols = cols;
         Granularity = granularity;
-        Codes = codes;
         Scales = scales;
     }
 
-    /// <summary>Rows (output channels).</summary>
-    public int Rows { get; }
-
-    /// <summary>Columns (input features).</summary>
-    public int Cols { get; }
-
     /// <summary>Which values share a scale.</summary>
     public Granularity Granularity { get; }
-
-    /// <summary>Rows * Cols codes -1, 0, +1, row-major.</summary>
-    public NativeBuffer<sbyte> Codes { get; }
 
     /// <summary>The multipliers s, one per scale group (<see cref="Quantization.Granularity.ScaleIndex"/>): q = round(W * s),
     /// so W ≈ q / s. HF checkpoints store 1 / s (rounded to bfloat16) as <c>weight_scale</c>.</summary>
     public float[] Scales { get; }
 
-    /// <summary>The dequantized weights q / s.</summary>
-    public NativeBuffer<float> Dequantize(NativeMemoryPool? pool = null)
-    {
-        var result = (pool ?? NativeMemoryPool.Shared).Allocate<float>(Rows * Cols);
-        try
-        {
-            Dequantize(result.Span);
-        }
-        catch
-        {
-            result.Dispose();
-            throw;
-        }
-        return result;
-    }
-
     /// <summary>Writes the dequantized weights q / s into <paramref name="destination"/> (at least Rows * Cols long).</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is too short.</exception>
-    public void Dequantize(Span<float> destination)
+    public override void Dequantize(Span<float> destination)
     {
-        int n = Rows * Cols;
-        if (destination.Length < n)
-            throw new ArgumentException($"destination holds {destination.Length} values but {Rows} x {Cols} weights need {n}",
-                nameof(destination));
+        CheckDestination(destination, "weights");
         ReadOnlySpan<sbyte> q = Codes.Span;
         int run = (int)Granularity.RunLength(Rows, Cols);
         for (int g = 0; g < Scales.Length; g++)
@@ -105,7 +75,4 @@ public sealed class TernaryWeights : IDisposable
         for (long b = 0; b < d.Length; b++) d[b] = 1f / Scales[b * format.BlockSize / run];
         return d;
     }
-
-    /// <summary>Returns the codes to their pool.</summary>
-    public void Dispose() => Codes.Dispose();
 }
