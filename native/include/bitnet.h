@@ -558,6 +558,115 @@ BN_API bn_status bn_embedding_lookup(bn_dtype type, const void* table, int64_t v
 BN_API bn_status bn_lm_head(bn_dtype type, const void* E, int64_t V, int64_t C, const float* h, int64_t T,
                             float* logits, bn_threadpool* pool);
 
+/* ---------------------------------------------------------------------------------------------------------
+ * Model forward pass
+ *
+ * A BitNet b1.58 decoder (HF BitNetForCausalLM) run by one call per step. Per layer, exactly as HF computes it:
+ *     h   = x + o_proj(attn_sub_norm(attention(rope(q), rope(k), v)))     q, k, v = *_proj(input_layernorm(x))
+ *     out = h + down_proj(ffn_sub_norm(act(gate) * up))                   gate, up = *_proj(post_attention_layernorm(h))
+ * then logits = norm(out of the last layer) . embeddingᵀ (tied LM head). Every projection quantizes its input per
+ * token (HF ActQuant, bn_quantize_act_i8) and multiplies as bn_tmatmul_i8 does: y = d * (w_scale / a). The normed
+ * input is quantized once for q, k, v and once for gate, up.
+ *
+ * A bn_model holds the config and REFERENCES weight memory the caller owns (e.g. memory-mapped files): nothing is
+ * copied, and that memory must outlive the model and every context on it. A bn_context holds the KV cache and all
+ * scratch, allocated once at creation; forward calls allocate nothing. A model may serve several contexts; one
+ * context must not be used by two threads at once.
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct bn_model bn_model;
+typedef struct bn_context bn_context;
+
+/* Shapes and hyper-parameters (HF config.json names in brackets). head_dim = hidden / heads. */
+typedef struct bn_model_config {
+    int64_t vocab_size;    /* [vocab_size] rows of the embedding / LM head */
+    int64_t hidden_size;   /* [hidden_size] a multiple of 128 and of n_heads */
+    int64_t ffn_size;      /* [intermediate_size] a multiple of 128 */
+    int32_t n_layers;      /* [num_hidden_layers] >= 1 */
+    int32_t n_heads;       /* [num_attention_heads] head_dim even, at most 4096 */
+    int32_t n_kv_heads;    /* [num_key_value_heads] divides n_heads */
+    int32_t max_positions; /* [max_position_embeddings] the largest context a bn_context may have */
+    float rope_theta;      /* [rope_theta] > 0 (500000 for bitnet-b1.58-2B-4T) */
+    float rms_eps;         /* [rms_norm_eps] >= 0 (1e-5) */
+    int32_t activation;    /* a bn_activation ([hidden_act] relu2: BN_ACT_RELU2) */
+    int32_t reserved;      /* 0 */
+} bn_model_config;
+
+/* The seven ternary projections of a layer. */
+typedef enum bn_proj {
+    BN_PROJ_Q = 0,    /* self_attn.q_proj  (hidden, hidden) */
+    BN_PROJ_K = 1,    /* self_attn.k_proj  (n_kv_heads * head_dim, hidden) */
+    BN_PROJ_V = 2,    /* self_attn.v_proj  (n_kv_heads * head_dim, hidden) */
+    BN_PROJ_O = 3,    /* self_attn.o_proj  (hidden, hidden) */
+    BN_PROJ_GATE = 4, /* mlp.gate_proj     (ffn, hidden) */
+    BN_PROJ_UP = 5,   /* mlp.up_proj       (ffn, hidden) */
+    BN_PROJ_DOWN = 6  /* mlp.down_proj     (hidden, ffn) */
+} bn_proj;
+
+/* The four RMSNorm weights of a layer. */
+typedef enum bn_norm {
+    BN_NORM_INPUT = 0,          /* input_layernorm          (hidden) */
+    BN_NORM_POST_ATTENTION = 1, /* post_attention_layernorm (hidden) */
+    BN_NORM_ATTN_SUB = 2,       /* self_attn.attn_sub_norm  (hidden) */
+    BN_NORM_FFN_SUB = 3         /* mlp.ffn_sub_norm         (ffn) */
+} bn_norm;
+
+/* Checks the config (BN_ERR_SHAPE / BN_ERR_INVALID_ARGUMENT naming the field) and creates a model with no
+ * weights set. */
+BN_API bn_status bn_model_create(const bn_model_config* config, bn_model** out);
+/* Refused (BN_ERR_INVALID_ARGUMENT) while contexts created on the model are alive. */
+BN_API bn_status bn_model_destroy(bn_model* model);
+BN_API bn_status bn_model_get_config(const bn_model* model, bn_model_config* out);
+
+/* A projection (rows, cols) as in bn_proj: `weight` in BN_TLAYOUT_I2S (bitnet.cpp x86 I2_S order, rows * cols / 4
+ * bytes; a trailing I2_S scale block may follow and is ignored: size >= rows * cols / 4), and the per-tensor
+ * scale w_scale = mean|W| (HF weight_scale of the offline/autobitlinear checkpoints; 1/s for master weights
+ * quantized with bn_quantize_ternary_absmean), finite and > 0. Convert other packings with bn_format_convert. */
+BN_API bn_status bn_model_set_projection(bn_model* model, int32_t layer, bn_proj proj, const uint8_t* weight,
+                                         int64_t size, float w_scale);
+/* A norm weight: n floats (n = hidden, or ffn for BN_NORM_FFN_SUB). */
+BN_API bn_status bn_model_set_norm(bn_model* model, int32_t layer, bn_norm norm, const float* weight, int64_t n);
+/* The final RMSNorm (model.norm): hidden floats. */
+BN_API bn_status bn_model_set_final_norm(bn_model* model, const float* weight, int64_t n);
+/* The embedding table (vocab, hidden) of any bn_dtype, also the LM head (tied); size >= vocab * row size. */
+BN_API bn_status bn_model_set_embedding(bn_model* model, bn_dtype type, const void* table, int64_t size);
+/* BN_OK if every weight is set; else BN_ERR_INVALID_ARGUMENT naming the first missing one in HF terms
+ * ("model.layers.1.self_attn.k_proj.weight is not set"). */
+BN_API bn_status bn_model_check(const bn_model* model);
+
+/* Which rows of logits bn_context_forward writes. */
+typedef enum bn_logits_mode {
+    BN_LOGITS_NONE = 0, /* none (e.g. a prefill whose logits are not needed); logits may be NULL */
+    BN_LOGITS_ALL = 1,  /* (n_tokens, vocab) */
+    BN_LOGITS_LAST = 2  /* (1, vocab): the last token's */
+} bn_logits_mode;
+
+/* A session on a checked model (bn_model_check must pass): a KV cache of `kv_type` (BN_DTYPE_F32 or F16) for
+ * n_ctx positions (1 .. max_positions; 0 = max_positions) and scratch for max_batch tokens per pass (0 = 512,
+ * at most n_ctx), all from `mem` (NULL = bn_pool_default()). `threads` (NULL = the calling thread only) runs
+ * the matmuls, attention and LM head; results do not depend on the number of threads. The model and the pools
+ * must outlive the context. */
+BN_API bn_status bn_context_create(bn_model* model, int64_t n_ctx, bn_dtype kv_type, int64_t max_batch,
+                                   bn_pool* mem, bn_threadpool* threads, bn_context** out);
+BN_API bn_status bn_context_destroy(bn_context* ctx);
+/* The number of positions held (the next token's position), and the capacity n_ctx. */
+BN_API int64_t bn_context_position(const bn_context* ctx);
+BN_API int64_t bn_context_size(const bn_context* ctx);
+/* Runs tokens (n_tokens >= 1, ids in 0..vocab-1) at positions position .. position + n_tokens - 1 (prefill or
+ * decode; longer than max_batch runs in chunks) and appends them to the KV cache.
+ *   logits        per logits_mode, logits_len >= rows * vocab floats
+ *   hidden_states optional (NULL): (n_layers + 1, n_tokens, hidden) floats, HF output_hidden_states order:
+ *                 [0] the embeddings, [i] the output of layer i-1 (0 < i < n_layers), [n_layers] the final
+ *                 RMSNorm of the last layer's output; hidden_len >= that count.
+ * position + n_tokens > n_ctx gives BN_ERR_SHAPE ("context full") and changes nothing; so do bad ids or short
+ * buffers. After any other failure the context's position is unchanged and the cache beyond it unspecified. */
+BN_API bn_status bn_context_forward(bn_context* ctx, const int32_t* tokens, int64_t n_tokens, float* logits,
+                                    int64_t logits_len, bn_logits_mode logits_mode, float* hidden_states,
+                                    int64_t hidden_len);
+/* Forgets every position (position 0). */
+BN_API bn_status bn_context_reset(bn_context* ctx);
+/* Keeps positions 0 .. pos-1 (pos <= position), e.g. to drop a rejected continuation. */
+BN_API bn_status bn_context_truncate(bn_context* ctx, int64_t pos);
+
 #ifdef __cplusplus
 }
 #endif
