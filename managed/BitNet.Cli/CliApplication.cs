@@ -44,6 +44,9 @@ public static class CliApplication
         var root = new RootCommand("BitNet b1.58 ternary language models on CPUs: inspect, convert, run, benchmark.")
         {
             InfoCommand.Create(context),
+            InspectCommand.Create(context),
+            ConvertCommand.Create(context),
+            TokenizeCommand.Create(context),
         };
         return root;
     }

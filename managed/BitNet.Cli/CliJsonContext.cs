@@ -7,4 +7,5 @@ namespace BitNet.Cli;
 /// snake_case names, indented. Every type a command serialises is listed here.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(InfoReport))]
+[JsonSerializable(typeof(InspectReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

@@ -47,6 +47,10 @@ internal sealed class BpeModel
     /// <summary>Whether whole words found in the vocabulary skip the merges.</summary>
     public bool IgnoreMerges { get; }
 
+    /// <summary>The merges as (left id, right id), highest priority first (for writing GGUF <c>tokenizer.ggml.merges</c>).</summary>
+    public IEnumerable<(int Left, int Right)> MergesByRank() =>
+        _merges.OrderBy(m => m.Value.Rank).Select(m => ((int)(m.Key >> 32), (int)(uint)m.Key));
+
     /// <summary>The number of merges.</summary>
     public int MergeCount => _merges.Count;
 

@@ -155,6 +155,32 @@ public sealed class BpeTokenizer
             tokens.ToArray(), added, bosId, eosId);
     }
 
+    /// <summary>The arrays a GGUF file holds for this tokenizer (<c>tokenizer.ggml.tokens</c>, <c>token_type</c>,
+    /// <c>merges</c>, <c>pre</c>), such that <see cref="FromGguf"/> reads back a tokenizer that encodes the same.</summary>
+    /// <exception cref="NotSupportedException">The pre-tokenizer has no GGUF name (only the GPT-2 and Llama-3 splits do).</exception>
+    internal (string[] Tokens, int[] TokenTypes, string[] Merges, string PreTokenizer) ToGgufArrays()
+    {
+        static string? KnownName(PreTokenizer p) => p switch
+        {
+            SplitPreTokenizer { AddsPrefixSpace: false, Matcher: KnownPatternMatcher m } => ReferenceEquals(m, KnownPatternMatcher.Llama3) ? "llama-bpe" : "gpt2",
+            SequencePreTokenizer seq when seq.Steps.Count(s => s is not WholePreTokenizer { AddsPrefixSpace: false }) == 1 =>
+                KnownName(seq.Steps.First(s => s is not WholePreTokenizer { AddsPrefixSpace: false })),
+            _ => null,
+        };
+        string pre = KnownName(_preTokenizer)
+            ?? throw new NotSupportedException($"{Source}: the pre-tokenizer has no GGUF name (only the GPT-2 and Llama-3 splits do)");
+        var tokens = new string[_tokens.Length];
+        var types = new int[_tokens.Length];
+        for (int id = 0; id < tokens.Length; id++)
+        {
+            tokens[id] = _tokens[id] ?? $"[PAD{id}]";
+            types[id] = _tokens[id] is null ? 5 : 1; // UNUSED for gaps in the vocabulary, else NORMAL
+        }
+        foreach (var a in AddedTokens) types[a.Id] = a.IsSpecial ? 3 : 4; // CONTROL / USER_DEFINED
+        string[] merges = _model.MergesByRank().Select(m => $"{_tokens[m.Left]} {_tokens[m.Right]}").ToArray();
+        return (tokens, types, merges, pre);
+    }
+
     internal static (string, string) SplitMerge(string merge, int index, Func<string, Exception> fail)
     {
         int space = merge.IndexOf(' ', 1);
