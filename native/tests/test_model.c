@@ -475,6 +475,9 @@ BN_TEST(threaded_and_chunked_equal_serial_bit_for_bit) {
         BN_CHECK_OK(bn_context_reset(threaded));
         BN_CHECK_OK(bn_context_forward(threaded, ids, T, lb, V, BN_LOGITS_LAST, NULL, 0));
         BN_CHECK_MSG(memcmp(la + (T - 1) * V, lb, (size_t)V * 4) == 0, "last-row logits differ");
+        BN_CHECK_OK(bn_context_reset(chunked));
+        BN_CHECK_OK(bn_context_forward(chunked, ids, T, lc, V, BN_LOGITS_LAST, NULL, 0));
+        BN_CHECK_MSG(memcmp(la + (T - 1) * V, lc, (size_t)V * 4) == 0, "chunked last-row logits differ");
     }
     if (serial) BN_CHECK_OK(bn_context_destroy(serial));
     if (threaded) BN_CHECK_OK(bn_context_destroy(threaded));

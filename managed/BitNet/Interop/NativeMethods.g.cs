@@ -201,6 +201,49 @@ public enum BnActivation : int
     Silu = 1,
 }
 
+/// <summary>The seven ternary projections of a layer.</summary>
+public enum BnProj : int
+{
+    /// <summary>self_attn.q_proj  (hidden, hidden)</summary>
+    Q = 0,
+    /// <summary>self_attn.k_proj  (n_kv_heads * head_dim, hidden)</summary>
+    K = 1,
+    /// <summary>self_attn.v_proj  (n_kv_heads * head_dim, hidden)</summary>
+    V = 2,
+    /// <summary>self_attn.o_proj  (hidden, hidden)</summary>
+    O = 3,
+    /// <summary>mlp.gate_proj     (ffn, hidden)</summary>
+    Gate = 4,
+    /// <summary>mlp.up_proj       (ffn, hidden)</summary>
+    Up = 5,
+    /// <summary>mlp.down_proj     (hidden, ffn)</summary>
+    Down = 6,
+}
+
+/// <summary>The four RMSNorm weights of a layer.</summary>
+public enum BnNorm : int
+{
+    /// <summary>input_layernorm          (hidden)</summary>
+    Input = 0,
+    /// <summary>post_attention_layernorm (hidden)</summary>
+    PostAttention = 1,
+    /// <summary>self_attn.attn_sub_norm  (hidden)</summary>
+    AttnSub = 2,
+    /// <summary>mlp.ffn_sub_norm         (ffn)</summary>
+    FfnSub = 3,
+}
+
+/// <summary>Which rows of logits bn_context_forward writes.</summary>
+public enum BnLogitsMode : int
+{
+    /// <summary>none (e.g. a prefill whose logits are not needed); logits may be NULL</summary>
+    None = 0,
+    /// <summary>(n_tokens, vocab)</summary>
+    All = 1,
+    /// <summary>(1, vocab): the last token's</summary>
+    Last = 2,
+}
+
 // C: sizeof(bn_pool_stats) == 48; field offsets, size and alignment checked against this layout by the generator.
 [StructLayout(LayoutKind.Sequential)]
 public struct BnPoolStats
@@ -294,6 +337,35 @@ public unsafe struct BnFormatInfo
     public int TensorExtraBytes;
 }
 
+/// <summary>Shapes and hyper-parameters (HF config.json names in brackets). head_dim = hidden / heads.</summary>
+// C: sizeof(bn_model_config) == 56; field offsets, size and alignment checked against this layout by the generator.
+[StructLayout(LayoutKind.Sequential)]
+public struct BnModelConfig
+{
+    /// <summary>[vocab_size] rows of the embedding / LM head</summary>
+    public long VocabSize;
+    /// <summary>[hidden_size] a multiple of 128 and of n_heads</summary>
+    public long HiddenSize;
+    /// <summary>[intermediate_size] a multiple of 128</summary>
+    public long FfnSize;
+    /// <summary>[num_hidden_layers] &gt;= 1</summary>
+    public int NLayers;
+    /// <summary>[num_attention_heads] head_dim even, at most 4096</summary>
+    public int NHeads;
+    /// <summary>[num_key_value_heads] divides n_heads</summary>
+    public int NKvHeads;
+    /// <summary>[max_position_embeddings] the largest context a bn_context may have</summary>
+    public int MaxPositions;
+    /// <summary>[rope_theta] &gt; 0 (500000 for bitnet-b1.58-2B-4T)</summary>
+    public float RopeTheta;
+    /// <summary>[rms_norm_eps] &gt;= 0 (1e-5)</summary>
+    public float RmsEps;
+    /// <summary>a bn_activation ([hidden_act] relu2: BN_ACT_RELU2)</summary>
+    public int Activation;
+    /// <summary>0</summary>
+    public int Reserved;
+}
+
 /// <summary>Thread pool</summary>
 /// <remarks>A pointer to the opaque C struct <c>bn_threadpool</c>.</remarks>
 public readonly struct BnThreadpool
@@ -332,6 +404,37 @@ public readonly struct BnCalibrator
 {
     public readonly nint Handle;
     public BnCalibrator(nint handle) => Handle = handle;
+    public bool IsNull => Handle == 0;
+}
+
+/// <summary>
+/// Model forward pass
+///
+/// A BitNet b1.58 decoder (HF BitNetForCausalLM) run by one call per step. Per layer, exactly as HF computes it:
+///     h   = x + o_proj(attn_sub_norm(attention(rope(q), rope(k), v)))     q, k, v = *_proj(input_layernorm(x))
+///     out = h + down_proj(ffn_sub_norm(act(gate) * up))                   gate, up = *_proj(post_attention_layernorm(h))
+/// then logits = norm(out of the last layer) . embeddingᵀ (tied LM head). Every projection quantizes its input per
+/// token (HF ActQuant, bn_quantize_act_i8) and multiplies as bn_tmatmul_i8 does: y = d * (w_scale / a). The normed
+/// input is quantized once for q, k, v and once for gate, up.
+///
+/// A bn_model holds the config and REFERENCES weight memory the caller owns (e.g. memory-mapped files): nothing is
+/// copied, and that memory must outlive the model and every context on it. A bn_context holds the KV cache and all
+/// scratch, allocated once at creation; forward calls allocate nothing. A model may serve several contexts; one
+/// context must not be used by two threads at once.
+/// </summary>
+/// <remarks>A pointer to the opaque C struct <c>bn_model</c>.</remarks>
+public readonly struct BnModel
+{
+    public readonly nint Handle;
+    public BnModel(nint handle) => Handle = handle;
+    public bool IsNull => Handle == 0;
+}
+
+/// <remarks>A pointer to the opaque C struct <c>bn_context</c>.</remarks>
+public readonly struct BnContext
+{
+    public readonly nint Handle;
+    public BnContext(nint handle) => Handle = handle;
     public bool IsNull => Handle == 0;
 }
 
@@ -847,4 +950,102 @@ internal static unsafe partial class NativeMethods
     [LibraryImport("bitnet", EntryPoint = "bn_lm_head")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_lm_head(BnDtype type, void* E, long V, long C, float* h, long T, float* logits, BnThreadpool pool);
+
+    /// <summary>
+    /// Checks the config (BN_ERR_SHAPE / BN_ERR_INVALID_ARGUMENT naming the field) and creates a model with no
+    /// weights set.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_create")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_create(BnModelConfig* config, BnModel* @out);
+
+    /// <summary>Refused (BN_ERR_INVALID_ARGUMENT) while contexts created on the model are alive.</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_destroy")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_destroy(BnModel model);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_model_get_config")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_get_config(BnModel model, BnModelConfig* @out);
+
+    /// <summary>
+    /// A projection (rows, cols) as in bn_proj: `weight` in BN_TLAYOUT_I2S (bitnet.cpp x86 I2_S order, rows * cols / 4
+    /// bytes; a trailing I2_S scale block may follow and is ignored: size &gt;= rows * cols / 4), and the per-tensor
+    /// scale w_scale = mean|W| (HF weight_scale of the offline/autobitlinear checkpoints; 1/s for master weights
+    /// quantized with bn_quantize_ternary_absmean), finite and &gt; 0. Convert other packings with bn_format_convert.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_set_projection")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_set_projection(BnModel model, int layer, BnProj proj, byte* weight, long size, float w_scale);
+
+    /// <summary>A norm weight: n floats (n = hidden, or ffn for BN_NORM_FFN_SUB).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_set_norm")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_set_norm(BnModel model, int layer, BnNorm norm, float* weight, long n);
+
+    /// <summary>The final RMSNorm (model.norm): hidden floats.</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_set_final_norm")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_set_final_norm(BnModel model, float* weight, long n);
+
+    /// <summary>The embedding table (vocab, hidden) of any bn_dtype, also the LM head (tied); size &gt;= vocab * row size.</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_set_embedding")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_set_embedding(BnModel model, BnDtype type, void* table, long size);
+
+    /// <summary>
+    /// BN_OK if every weight is set; else BN_ERR_INVALID_ARGUMENT naming the first missing one in HF terms
+    /// ("model.layers.1.self_attn.k_proj.weight is not set").
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_check")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_check(BnModel model);
+
+    /// <summary>
+    /// A session on a checked model (bn_model_check must pass): a KV cache of `kv_type` (BN_DTYPE_F32 or F16) for
+    /// n_ctx positions (1 .. max_positions; 0 = max_positions) and scratch for max_batch tokens per pass (0 = 512,
+    /// at most n_ctx), all from `mem` (NULL = bn_pool_default()). `threads` (NULL = the calling thread only) runs
+    /// the matmuls, attention and LM head; results do not depend on the number of threads. The model and the pools
+    /// must outlive the context.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_context_create")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_context_create(BnModel model, long n_ctx, BnDtype kv_type, long max_batch, BnPool mem, BnThreadpool threads, BnContext* @out);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_context_destroy")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_context_destroy(BnContext ctx);
+
+    /// <summary>The number of positions held (the next token's position), and the capacity n_ctx.</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_context_position")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial long bn_context_position(BnContext ctx);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_context_size")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial long bn_context_size(BnContext ctx);
+
+    /// <summary>
+    /// Runs tokens (n_tokens &gt;= 1, ids in 0..vocab-1) at positions position .. position + n_tokens - 1 (prefill or
+    /// decode; longer than max_batch runs in chunks) and appends them to the KV cache.
+    ///   logits        per logits_mode, logits_len &gt;= rows * vocab floats
+    ///   hidden_states optional (NULL): (n_layers + 1, n_tokens, hidden) floats, HF output_hidden_states order:
+    ///                 [0] the embeddings, [i] the output of layer i-1 (0 &lt; i &lt; n_layers), [n_layers] the final
+    ///                 RMSNorm of the last layer's output; hidden_len &gt;= that count.
+    /// position + n_tokens &gt; n_ctx gives BN_ERR_SHAPE ("context full") and changes nothing; so do bad ids or short
+    /// buffers. After any other failure the context's position is unchanged and the cache beyond it unspecified.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_context_forward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_context_forward(BnContext ctx, int* tokens, long n_tokens, float* logits, long logits_len, BnLogitsMode logits_mode, float* hidden_states, long hidden_len);
+
+    /// <summary>Forgets every position (position 0).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_context_reset")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_context_reset(BnContext ctx);
+
+    /// <summary>Keeps positions 0 .. pos-1 (pos &lt;= position), e.g. to drop a rejected continuation.</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_context_truncate")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_context_truncate(BnContext ctx, long pos);
 }
