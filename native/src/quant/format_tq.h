@@ -42,6 +42,31 @@ static inline bn_status bn_tq_quantize_block(const char* fn, const float* x, int
     return BN_OK;
 }
 
+/* Encodes one block of 256 codes with its fp16 d (each TQ format has its own). */
+typedef void bn_tq_encode_fn(const int8_t* q, uint16_t d, uint8_t* out);
+
+/* Packing from codes: each block gets d from bn_tq_pack_d. */
+static inline void bn_tq_pack_rows(const int8_t* codes, int64_t n, const float* scales, int64_t n_scales,
+                                   uint8_t* dst, int64_t block_bytes, bn_tq_encode_fn* encode) {
+    for (int64_t b = 0; b < n / BN_TQ_BLOCK; b++) {
+        const int8_t* q = codes + b * BN_TQ_BLOCK;
+        encode(q, bn_tq_pack_d(q, scales, n_scales, b), dst + b * block_bytes);
+    }
+}
+
+/* ggml's float path over whole blocks (quantize_row_tq*_0_ref). */
+static inline bn_status bn_tq_quantize_rows(const char* fn, const float* w, int64_t n, uint8_t* dst,
+                                            int64_t block_bytes, bn_tq_encode_fn* encode) {
+    int8_t q[BN_TQ_BLOCK];
+    for (int64_t b = 0; b < n / BN_TQ_BLOCK; b++) {
+        uint16_t d;
+        bn_status st = bn_tq_quantize_block(fn, w + b * BN_TQ_BLOCK, b, q, &d);
+        if (st != BN_OK) return st;
+        encode(q, d, dst + b * block_bytes);
+    }
+    return BN_OK;
+}
+
 /* d of block b when unpacking: fp16 -> float, refusing infinities and NaN. */
 static inline bn_status bn_tq_unpack_d(const char* fn, const char* name, const uint8_t* p, int64_t b, float* d) {
     *d = bn_fp16_to_fp32(bn_tq_get_d(p));

@@ -31,11 +31,7 @@ static void encode_block(const int8_t* q, uint16_t d, uint8_t* out) {
 
 static void pack(const int8_t* codes, int64_t rows, int64_t cols, const float* scales, int64_t n_scales,
                  uint8_t* dst) {
-    const int64_t nb = rows * cols / BN_TQ_BLOCK;
-    for (int64_t b = 0; b < nb; b++) {
-        const int8_t* q = codes + b * BN_TQ_BLOCK;
-        encode_block(q, bn_tq_pack_d(q, scales, n_scales, b), dst + b * TQ1_BYTES);
-    }
+    bn_tq_pack_rows(codes, rows * cols, scales, n_scales, dst, TQ1_BYTES, encode_block);
 }
 
 /* Every byte decodes to trits 0..2, as in ggml's dequantize_row_tq1_0 (the 13 byte values that no encoder
@@ -61,15 +57,7 @@ static bn_status unpack(const char* fn, const uint8_t* src, int64_t rows, int64_
 }
 
 static bn_status quantize(const char* fn, const float* w, int64_t rows, int64_t cols, uint8_t* dst) {
-    const int64_t nb = rows * cols / BN_TQ_BLOCK;
-    int8_t q[BN_TQ_BLOCK];
-    for (int64_t b = 0; b < nb; b++) {
-        uint16_t d;
-        bn_status st = bn_tq_quantize_block(fn, w + b * BN_TQ_BLOCK, b, q, &d);
-        if (st != BN_OK) return st;
-        encode_block(q, d, dst + b * TQ1_BYTES);
-    }
-    return BN_OK;
+    return bn_tq_quantize_rows(fn, w, rows * cols, dst, TQ1_BYTES, encode_block);
 }
 
 const bn_format_traits bn_format_tq1_0 = {
