@@ -24,6 +24,9 @@ public sealed class CliContext
         });
     }
 
+    /// <summary>Interactive input (<c>bitnet chat</c>); the process's stdin unless the caller gives another.</summary>
+    public TextReader In { get; init; } = System.Console.In;
+
     /// <summary>Results.</summary>
     public TextWriter Out { get; }
 

@@ -29,6 +29,9 @@ public sealed unsafe class NativeThreadPool : IDisposable
     /// <summary>The number of threads, the caller included.</summary>
     public int Size { get; }
 
+    /// <summary>The native pool, for this library's own objects that run on it (a context keeps a reference).</summary>
+    internal ThreadPoolHandle Handle => _handle;
+
     /// <summary>Runs <paramref name="body"/> over [0, <paramref name="count"/>) in chunks of at least
     /// <paramref name="grain"/> items (0: the pool chooses). The first exception a chunk throws is rethrown here, after
     /// every chunk has returned; chunks that start after it are skipped.</summary>

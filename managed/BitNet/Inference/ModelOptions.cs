@@ -1,0 +1,17 @@
+using BitNet.Models;
+
+namespace BitNet.Inference;
+
+/// <summary>How <see cref="BitNetModel.Load"/> reads and prepares a model.</summary>
+public sealed record ModelOptions
+{
+    /// <summary>The default options.</summary>
+    public static ModelOptions Default { get; } = new();
+
+    /// <summary>How the file is read (activation override, I2_S layout, whether to read the tokenizer).</summary>
+    public ModelLoadOptions FileOptions { get; init; } = ModelLoadOptions.Default;
+
+    /// <summary>Where converted weights (packings other than I2_S x86, master weights, norms) are allocated
+    /// (null: <see cref="NativeMemoryPool.Shared"/>). It must outlive the model; buffers hold a reference on it.</summary>
+    public NativeMemoryPool? Pool { get; init; }
+}
