@@ -203,9 +203,19 @@ run_tests() {
 }
 
 # --- main job ----------------------------------------------------------------------------------------------
+# Until a trained default model ships (the training issue), the main job generates from the tiny fixture model
+# (random weights: the text is not meant to read well; it shows the whole path from files to tokens).
+DEFAULT_MODEL="${BN_MODEL:-$ROOT/../shared/fixtures/bitnet-tiny/packed}"
+
 run_main() {
   log "bitnet info"
   "$ARTIFACTS/bin/bitnet" info
+  if [[ -e "$DEFAULT_MODEL" ]]; then
+    log "bitnet generate -m $DEFAULT_MODEL (greedy, 32 tokens)"
+    "$ARTIFACTS/bin/bitnet" generate -m "$DEFAULT_MODEL" -p "Once upon a time" -n 32 --temp 0
+  else
+    log "no default model at $DEFAULT_MODEL (set BN_MODEL=PATH)"
+  fi
 }
 
 case "$MODE" in

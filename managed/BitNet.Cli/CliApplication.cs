@@ -15,9 +15,12 @@ public static class CliApplication
 {
     /// <summary>Runs the command line <paramref name="args"/> with results to <paramref name="stdout"/> and errors, logs
     /// and progress to <paramref name="stderr"/>; returns the exit code.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, System.Console.In, stdout, stderr);
+
+    /// <summary>Runs <paramref name="args"/> reading interactive input (<c>bitnet chat</c>) from <paramref name="stdin"/>.</summary>
+    public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
     {
-        var context = new CliContext(stdout, stderr);
+        var context = new CliContext(stdout, stderr) { In = stdin };
         RootCommand root = CreateRootCommand(context);
         ParseResult parse = root.Parse(args);
         if (parse.Action is ParseErrorAction)
@@ -46,7 +49,11 @@ public static class CliApplication
             InfoCommand.Create(context),
             InspectCommand.Create(context),
             ConvertCommand.Create(context),
+            CreateCommand.Create(context),
             TokenizeCommand.Create(context),
+            LogitsCommand.Create(context),
+            GenerateCommand.Create(context),
+            ChatCommand.Create(context),
         };
         return root;
     }

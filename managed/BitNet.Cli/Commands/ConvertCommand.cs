@@ -34,7 +34,7 @@ internal static class ConvertCommand
                 "f32" => EmbeddingType.F32,
                 "bf16" => EmbeddingType.BF16,
                 "q8_0" => EmbeddingType.Q8_0,
-                "q6_k" => throw new CommandException("--embedding-type q6_k: writing Q6_K is not implemented yet (f16, bf16, q8_0, f32 are)"),
+                "q6_k" => EmbeddingType.Q6_K,
                 _ => EmbeddingType.F16,
             };
             PackedFormat? i2s = parse.GetValue(layout) switch { "x86" => PackedFormat.I2SX86, "arm" => PackedFormat.I2SArm, _ => null };
@@ -65,7 +65,8 @@ internal static class ConvertCommand
             }
             else
             {
-                if (embeddingType == EmbeddingType.Q8_0) throw new CommandException("--embedding-type q8_0: a Hugging Face folder holds embeddings as f32, f16 or bf16");
+                if (embeddingType is EmbeddingType.Q8_0 or EmbeddingType.Q6_K)
+                    throw new CommandException($"--embedding-type {parse.GetValue(embedding)}: a Hugging Face folder holds embeddings as f32, f16 or bf16");
                 if (!HfPackedModelWriter.Write(model, outPath, embeddingType))
                     cli.Error.WriteLine($"warning: {inPath} has no tokenizer.json to copy; {outPath} has none");
             }

@@ -76,8 +76,8 @@ public enum EmbeddingType
     Q6_K,
 }
 
-/// <summary>Row sizes, GGUF type mapping, dequantization (ggml's <c>dequantize_row_q8_0</c> / <c>_q6_K</c>) and the Q8_0
-/// reference quantizer (<c>quantize_row_q8_0_ref</c>) for <see cref="EmbeddingType"/>.</summary>
+/// <summary>Row sizes, GGUF type mapping, dequantization (ggml's <c>dequantize_row_q8_0</c> / <c>_q6_K</c>) and the
+/// reference quantizers (<c>quantize_row_q8_0_ref</c>, <c>quantize_row_q6_K_ref</c>) for <see cref="EmbeddingType"/>.</summary>
 public static class EmbeddingTypes
 {
     /// <summary>Bytes of a row of <paramref name="cols"/> values.</summary>
@@ -162,6 +162,23 @@ public static class EmbeddingTypes
             BinaryPrimitives.WriteUInt16LittleEndian(block, BitConverter.HalfToUInt16Bits((Half)d));
             for (int j = 0; j < 32; j++) block[2 + j] = (byte)(sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero);
         }
+    }
+
+    /// <summary>Quantizes <paramref name="rows"/> rows of <paramref name="cols"/> values to Q6_K exactly as ggml's
+    /// <c>quantize_row_q6_K_ref</c> does, byte for byte (the native <c>bn_dtype_quantize_ref</c>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="src"/> is not rows × cols values, or <paramref name="dst"/>
+    /// is shorter than rows × <see cref="RowBytes"/>.</exception>
+    /// <exception cref="BitNetException">cols is not a multiple of 256, or a value is not finite.</exception>
+    public static unsafe void QuantizeQ6_K(ReadOnlySpan<float> src, int rows, int cols, Span<byte> dst)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(cols);
+        if (src.Length != (long)rows * cols) throw new ArgumentException($"{src.Length} values, but {rows} x {cols} needs {(long)rows * cols}", nameof(src));
+        long need = (long)rows * RowBytes(EmbeddingType.Q6_K, cols);
+        if (dst.Length < need) throw new ArgumentException($"destination holds {dst.Length} bytes, {need} needed", nameof(dst));
+        fixed (float* x = src)
+        fixed (byte* d = dst)
+            BitNetException.Check(Interop.NativeMethods.bn_dtype_quantize_ref(Interop.BnDtype.Q6K, x, rows, cols, d, dst.Length));
     }
 
     private static float HalfAt(ReadOnlySpan<byte> b, int offset) =>

@@ -52,6 +52,8 @@ public static class GgufKeys
     public const string BosTokenId = "tokenizer.ggml.bos_token_id";
     /// <summary>UInt32: end-of-sequence token id.</summary>
     public const string EosTokenId = "tokenizer.ggml.eos_token_id";
+    /// <summary>UInt32: end-of-turn token id (Llama-3's <c>&lt;|eot_id|&gt;</c>), a stop token besides EOS.</summary>
+    public const string EotTokenId = "tokenizer.ggml.eot_token_id";
     /// <summary>String: Jinja chat template.</summary>
     public const string ChatTemplate = "tokenizer.chat_template";
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using BitNet.Quantization;
+using BitNet.Tokenization;
 
 namespace BitNet.Models;
 
@@ -44,43 +45,20 @@ public sealed record GgufModelWriterOptions
 public static class GgufModelWriter
 {
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/>.</summary>
-    /// <exception cref="ArgumentException">An embedding type other than F32, F16, BF16, Q8_0 (Q6_K has no writer here).</exception>
+    /// <exception cref="ArgumentException">An embedding type this cannot write.</exception>
     /// <exception cref="BitNetException">A shape that the ternary type cannot hold (<see cref="Interop.BnStatus.ErrShape"/>).</exception>
     public static void Write(BitNetModelFile model, string path, GgufModelWriterOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new GgufModelWriterOptions();
-        ModelConfig c = model.Config;
-        string arch = options.TernaryType == TernaryFileType.I2_S ? "bitnet-b1.58" : "bitnet";
+        string arch = ArchitectureOf(options.TernaryType);
         var w = new GgufWriter();
-        w.SetString(GgufKeys.Architecture, arch);
-        w.SetString(GgufKeys.Name, System.IO.Path.GetFileName(model.Path.TrimEnd('/', '\\')));
-        w.SetUInt32(GgufKeys.For(GgufKeys.ContextLength, arch), (uint)c.MaxPositionEmbeddings);
-        w.SetUInt32(GgufKeys.For(GgufKeys.EmbeddingLength, arch), (uint)c.HiddenSize);
-        w.SetUInt32(GgufKeys.For(GgufKeys.BlockCount, arch), (uint)c.LayerCount);
-        w.SetUInt32(GgufKeys.For(GgufKeys.FeedForwardLength, arch), (uint)c.IntermediateSize);
-        w.SetUInt32(GgufKeys.For(GgufKeys.HeadCount, arch), (uint)c.HeadCount);
-        w.SetUInt32(GgufKeys.For(GgufKeys.HeadCountKv, arch), (uint)c.KeyValueHeadCount);
-        w.SetFloat32(GgufKeys.For(GgufKeys.RopeFreqBase, arch), c.RopeTheta);
-        w.SetFloat32(GgufKeys.For(GgufKeys.RmsNormEpsilon, arch), c.RmsNormEpsilon);
-        w.SetUInt32(GgufKeys.For(GgufKeys.VocabSize, arch), (uint)c.VocabSize);
-        w.SetString(GgufKeys.For(GgufKeys.HiddenActivation, arch), c.Activation == FfnActivation.ReluSquared ? "relu2" : "silu");
-        if (options.IncludeTokenizer && model.Tokenizer is { } tok)
-        {
-            var arrays = tok.ToGgufArrays();
-            w.SetString(GgufKeys.TokenizerModel, "gpt2");
-            w.SetString(GgufKeys.TokenizerPre, arrays.PreTokenizer);
-            w.SetStringArray(GgufKeys.Tokens, arrays.Tokens);
-            w.SetArray<int>(GgufKeys.TokenTypes, arrays.TokenTypes);
-            w.SetStringArray(GgufKeys.Merges, arrays.Merges);
-            if ((c.BosTokenId ?? tok.BosId) is int bos) w.SetUInt32(GgufKeys.BosTokenId, (uint)bos);
-            if ((c.EosTokenIds.Count > 0 ? c.EosTokenIds[0] : tok.EosId) is int eos) w.SetUInt32(GgufKeys.EosTokenId, (uint)eos);
-        }
+        SetMetadata(w, arch, System.IO.Path.GetFileName(model.Path.TrimEnd('/', '\\')), model.Config,
+            options.IncludeTokenizer ? model.Tokenizer : null);
 
-        PackedFormat i2s = options.I2SLayout ?? (RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm
-            ? PackedFormat.I2SArm : PackedFormat.I2SX86);
-        string[] projNames = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
-        string[] normNames = ["attn_norm", "ffn_norm", "attn_sub_norm", "ffn_sub_norm"];
+        PackedFormat i2s = options.I2SLayout ?? HostI2SLayout;
+        string[] projNames = ProjectionNames;
+        string[] normNames = NormNames;
 
         AddMatrix(w, "token_embd.weight", model.Embedding, options.EmbeddingType);
         for (int l = 0; l < model.Layers.Count; l++)
@@ -93,6 +71,48 @@ public static class GgufModelWriter
         AddNorm(w, "output_norm.weight", model.FinalNorm);
         if (model.LmHead is { } head) AddMatrix(w, "output.weight", head, options.EmbeddingType);
         w.Save(path);
+    }
+
+    /// <summary>GGUF names of a layer's projections, in <see cref="LayerWeights.Projections"/> order.</summary>
+    internal static string[] ProjectionNames => ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
+
+    /// <summary>GGUF names of a layer's norms: input, post-attention, attention sub-norm, FFN sub-norm.</summary>
+    internal static string[] NormNames => ["attn_norm", "ffn_norm", "attn_sub_norm", "ffn_sub_norm"];
+
+    /// <summary>The I2_S layout of this machine.</summary>
+    internal static PackedFormat HostI2SLayout => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm
+        ? PackedFormat.I2SArm : PackedFormat.I2SX86;
+
+    /// <summary><c>bitnet-b1.58</c> for I2_S (bitnet.cpp's name), <c>bitnet</c> otherwise.</summary>
+    internal static string ArchitectureOf(TernaryFileType type) => type == TernaryFileType.I2_S ? "bitnet-b1.58" : "bitnet";
+
+    /// <summary>Sets <c>general.*</c>, the hyper-parameters under <c>&lt;arch&gt;.*</c> and, with a tokenizer, <c>tokenizer.ggml.*</c>.</summary>
+    internal static void SetMetadata(GgufWriter w, string arch, string name, ModelConfig c, BpeTokenizer? tokenizer, int? eotId = null)
+    {
+        w.SetString(GgufKeys.Architecture, arch);
+        w.SetString(GgufKeys.Name, name);
+        w.SetUInt32(GgufKeys.For(GgufKeys.ContextLength, arch), (uint)c.MaxPositionEmbeddings);
+        w.SetUInt32(GgufKeys.For(GgufKeys.EmbeddingLength, arch), (uint)c.HiddenSize);
+        w.SetUInt32(GgufKeys.For(GgufKeys.BlockCount, arch), (uint)c.LayerCount);
+        w.SetUInt32(GgufKeys.For(GgufKeys.FeedForwardLength, arch), (uint)c.IntermediateSize);
+        w.SetUInt32(GgufKeys.For(GgufKeys.HeadCount, arch), (uint)c.HeadCount);
+        w.SetUInt32(GgufKeys.For(GgufKeys.HeadCountKv, arch), (uint)c.KeyValueHeadCount);
+        w.SetFloat32(GgufKeys.For(GgufKeys.RopeFreqBase, arch), c.RopeTheta);
+        w.SetFloat32(GgufKeys.For(GgufKeys.RmsNormEpsilon, arch), c.RmsNormEpsilon);
+        w.SetUInt32(GgufKeys.For(GgufKeys.VocabSize, arch), (uint)c.VocabSize);
+        w.SetString(GgufKeys.For(GgufKeys.HiddenActivation, arch), c.Activation == FfnActivation.ReluSquared ? "relu2" : "silu");
+        if (tokenizer is { } tok)
+        {
+            var arrays = tok.ToGgufArrays();
+            w.SetString(GgufKeys.TokenizerModel, "gpt2");
+            w.SetString(GgufKeys.TokenizerPre, arrays.PreTokenizer);
+            w.SetStringArray(GgufKeys.Tokens, arrays.Tokens);
+            w.SetArray<int>(GgufKeys.TokenTypes, arrays.TokenTypes);
+            w.SetStringArray(GgufKeys.Merges, arrays.Merges);
+            if ((c.BosTokenId ?? tok.BosId) is int bos) w.SetUInt32(GgufKeys.BosTokenId, (uint)bos);
+            if ((c.EosTokenIds.Count > 0 ? c.EosTokenIds[0] : tok.EosId) is int eos) w.SetUInt32(GgufKeys.EosTokenId, (uint)eos);
+            if (eotId is int eot) w.SetUInt32(GgufKeys.EotTokenId, (uint)eot);
+        }
     }
 
     private static void AddNorm(GgufWriter w, string name, float[] values) =>
@@ -126,8 +146,11 @@ public static class GgufModelWriter
                 for (int r = 0; r < m.Rows; r++)
                     EmbeddingTypes.QuantizeQ8_0(x.AsSpan(r * m.Cols, m.Cols), data.AsSpan(r * rowBytes, rowBytes));
                 break;
+            case EmbeddingType.Q6_K:
+                EmbeddingTypes.QuantizeQ6_K(x, m.Rows, m.Cols, data);
+                break;
             default:
-                throw new ArgumentException($"writing embeddings as {type} is not supported (F32, F16, BF16, Q8_0)", nameof(type));
+                throw new ArgumentException($"writing embeddings as {type} is not supported (F32, F16, BF16, Q8_0, Q6_K)", nameof(type));
         }
         w.AddTensor(name, EmbeddingTypes.ToGguf(type), dims, data);
     }

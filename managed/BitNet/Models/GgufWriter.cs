@@ -2,12 +2,17 @@ using System.Text;
 
 namespace BitNet.Models;
 
+/// <summary>Fills a tensor's stored bytes when <see cref="GgufWriter.Save"/> reaches it (<paramref name="destination"/> is
+/// exactly the tensor's size and may hold an earlier tensor's bytes: write every byte).</summary>
+public delegate void GgufTensorSource(Span<byte> destination);
+
 /// <summary>
 /// Builds a GGUF version 3 file: metadata in the order it was first set, then the tensor infos, then the tensor
 /// data, each tensor at an offset that is a multiple of <c>general.alignment</c> (32 unless that key is set to
 /// another power of two) and padded with zeros to it, as ggml's <c>gguf_write</c> does. The same inputs give the
-/// same bytes. <see cref="Save"/> writes to a temporary name beside the target and renames it, so a failure never
-/// leaves a partial file.
+/// same bytes. A tensor may be added as a <see cref="GgufTensorSource"/> that produces its bytes during <see cref="Save"/>,
+/// so that a large model is generated one tensor at a time instead of held whole. <see cref="Save"/> writes to a
+/// temporary name beside the target and renames it, so a failure never leaves a partial file.
 /// </summary>
 public sealed class GgufWriter
 {
@@ -16,7 +21,7 @@ public sealed class GgufWriter
 
     private readonly List<string> _keys = new();
     private readonly Dictionary<string, GgufValue> _values = new(StringComparer.Ordinal);
-    private readonly List<(string Name, GgufType Type, long[] Dims, ReadOnlyMemory<byte> Data)> _tensors = new();
+    private readonly List<(string Name, GgufType Type, long[] Dims, long Size, ReadOnlyMemory<byte> Data, GgufTensorSource? Source)> _tensors = new();
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
     /// <summary>The metadata keys, in the order they will be written.</summary>
@@ -68,6 +73,31 @@ public sealed class GgufWriter
     /// <param name="data">Exactly <see cref="GgufType.ByteSize"/> bytes.</param>
     public void AddTensor(string name, GgufType type, ReadOnlySpan<long> dimensions, ReadOnlyMemory<byte> data)
     {
+        long expected = CheckTensor(name, type, dimensions);
+        if (data.Length != expected)
+            throw new ArgumentException($"tensor '{name}': {data.Length} bytes, but {type.Name} [{string.Join(", ", dimensions.ToArray())}] needs {expected}", nameof(data));
+        if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
+        _tensors.Add((name, type, dimensions.ToArray(), expected, data, null));
+    }
+
+    /// <summary>Adds a tensor whose bytes <paramref name="source"/> writes during <see cref="Save"/>, into a buffer of
+    /// exactly <see cref="GgufType.ByteSize"/> bytes that the next source reuses.</summary>
+    /// <param name="name">The GGUF name, at most 63 UTF-8 bytes.</param>
+    /// <param name="type">The ggml type the bytes are in.</param>
+    /// <param name="dimensions">GGUF order (dimensions[0] is the row length); at most 4.</param>
+    /// <param name="source">Called once, in tensor order.</param>
+    public void AddTensor(string name, GgufType type, ReadOnlySpan<long> dimensions, GgufTensorSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        long expected = CheckTensor(name, type, dimensions);
+        if (expected > Array.MaxLength)
+            throw new ArgumentException($"tensor '{name}': {expected} bytes is more than one buffer holds", nameof(dimensions));
+        if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
+        _tensors.Add((name, type, dimensions.ToArray(), expected, default, source));
+    }
+
+    private static long CheckTensor(string name, GgufType type, ReadOnlySpan<long> dimensions)
+    {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(type);
         if (Encoding.UTF8.GetByteCount(name) > MaxTensorNameBytes)
@@ -76,12 +106,8 @@ public sealed class GgufWriter
             throw new ArgumentException($"tensor '{name}': {dimensions.Length} dimensions, at most {GgufFile.MaxDimensions}", nameof(dimensions));
         foreach (long d in dimensions)
             if (d < 0) throw new ArgumentException($"tensor '{name}': negative dimension {d}", nameof(dimensions));
-        long expected = type.TryByteSize(dimensions)
+        return type.TryByteSize(dimensions)
             ?? throw new ArgumentException($"tensor '{name}': row length {dimensions[0]} is not a multiple of the {type.Name} block size {type.BlockSize}", nameof(dimensions));
-        if (data.Length != expected)
-            throw new ArgumentException($"tensor '{name}': {data.Length} bytes, but {type.Name} [{string.Join(", ", dimensions.ToArray())}] needs {expected}", nameof(data));
-        if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
-        _tensors.Add((name, type, dimensions.ToArray(), data));
     }
 
     /// <summary>Writes the file (temporary name, then rename).</summary>
@@ -124,14 +150,27 @@ public sealed class GgufWriter
                     foreach (long d in t.Dims) w.Write((ulong)d);
                     w.Write(t.Type.Id);
                     w.Write((ulong)offset);
-                    offset += Pad(t.Data.Length, align);
+                    offset += Pad(t.Size, align);
                 }
                 w.Flush();
                 WriteZeros(fs, Pad(fs.Position, align) - fs.Position);
+                long bufferSize = 0;
+                foreach (var t in _tensors)
+                    if (t.Source is not null) bufferSize = Math.Max(bufferSize, t.Size);
+                byte[] buffer = bufferSize > 0 ? new byte[bufferSize] : [];
                 foreach (var t in _tensors)
                 {
-                    fs.Write(t.Data.Span);
-                    WriteZeros(fs, Pad(t.Data.Length, align) - t.Data.Length);
+                    if (t.Source is { } source)
+                    {
+                        Span<byte> data = buffer.AsSpan(0, (int)t.Size);
+                        source(data);
+                        fs.Write(data);
+                    }
+                    else
+                    {
+                        fs.Write(t.Data.Span);
+                    }
+                    WriteZeros(fs, Pad(t.Size, align) - t.Size);
                 }
             }
             File.Move(tmp, full, overwrite: true);

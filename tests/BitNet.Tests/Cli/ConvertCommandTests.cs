@@ -76,6 +76,30 @@ public sealed class ConvertCommandTests
     }
 
     [Test]
+    public void Q6KEmbeddingIsGgmlsReferenceQuantization()
+    {
+        string src = RepositoryPaths.Fixture("bitnet-tiny", "packed");
+        string outPath = Path.Combine(_temp, "tiny-q6k.gguf");
+        var (exit, _, stderr) = Run("convert", src, "-o", outPath, "--type", "tq2_0", "--embedding-type", "q6_k");
+        Assert.That(exit, Is.EqualTo(0), stderr);
+        using var a = BitNetModelFile.Open(src);
+        using var b = BitNetModelFile.Open(outPath);
+        Assert.That(b.Embedding.Type, Is.EqualTo(EmbeddingType.Q6_K));
+        float[] x = a.Embedding.ToSingles();
+        var expected = new byte[a.Embedding.Rows * EmbeddingTypes.RowBytes(EmbeddingType.Q6_K, a.Embedding.Cols)];
+        EmbeddingTypes.QuantizeQ6_K(x, a.Embedding.Rows, a.Embedding.Cols, expected);
+        Assert.That(b.Embedding.Bytes.ToArray(), Is.EqualTo(expected));
+        float[] y = b.Embedding.ToSingles();
+        float max = x.Max(MathF.Abs);
+        for (int i = 0; i < x.Length; i++) Assert.That(y[i], Is.EqualTo(x[i]).Within(max / 32), $"value {i}");
+        AssertSameCodesAndScales(a, b);
+
+        var (hfExit, _, hfErr) = Run("convert", src, "-o", Path.Combine(_temp, "hf"), "--type", "hf-packed", "--embedding-type", "q6_k");
+        Assert.That(hfExit, Is.EqualTo(1));
+        Assert.That(hfErr, Does.Contain("error: --embedding-type q6_k"));
+    }
+
+    [Test]
     public void MasterToHfPackedIsTheFixturePackedCheckpoint()
     {
         string outDir = Path.Combine(_temp, "packed");

@@ -289,6 +289,37 @@ public sealed class GgufWriterTests
     }
 
     [Test]
+    public void TensorsFromSourcesAreWrittenAsTheSameBytesInOrder()
+    {
+        byte[] embd = RandomBytes(16, 9), q = RandomBytes(4 * 66, 10), k = RandomBytes(2 * 66, 11);
+        var plain = new GgufWriter();
+        plain.SetString(GgufKeys.Architecture, "bitnet");
+        plain.AddTensor("token_embd.weight", GgufTypes.F16, [4, 2], embd);
+        plain.AddTensor("blk.0.attn_q.weight", GgufTypes.TQ2_0, [256, 4], q);
+        plain.AddTensor("blk.0.attn_k.weight", GgufTypes.TQ2_0, [256, 2], k);
+        plain.Save(PathOf("plain.gguf"));
+
+        var calls = new List<string>();
+        var streamed = new GgufWriter();
+        streamed.SetString(GgufKeys.Architecture, "bitnet");
+        streamed.AddTensor("token_embd.weight", GgufTypes.F16, [4, 2], embd);
+        streamed.AddTensor("blk.0.attn_q.weight", GgufTypes.TQ2_0, [256, 4], dst =>
+        {
+            calls.Add($"q {dst.Length}");
+            q.CopyTo(dst);
+        });
+        streamed.AddTensor("blk.0.attn_k.weight", GgufTypes.TQ2_0, [256, 2], dst =>
+        {
+            calls.Add($"k {dst.Length}");
+            k.CopyTo(dst);
+        });
+        Assert.That(calls, Is.Empty, "sources run during Save");
+        streamed.Save(PathOf("streamed.gguf"));
+        Assert.That(calls, Is.EqualTo(new[] { "q 264", "k 132" }));
+        Assert.That(File.ReadAllBytes(PathOf("streamed.gguf")), Is.EqualTo(File.ReadAllBytes(PathOf("plain.gguf"))));
+    }
+
+    [Test]
     public void LayoutMatchesTheSpecificationByteForByte()
     {
         var w = new GgufWriter();
