@@ -54,6 +54,7 @@ public static class CliApplication
             LogitsCommand.Create(context),
             GenerateCommand.Create(context),
             ChatCommand.Create(context),
+            BenchCommand.Create(context),
         };
         return root;
     }

@@ -8,4 +8,5 @@ namespace BitNet.Cli;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(InfoReport))]
 [JsonSerializable(typeof(InspectReport))]
+[JsonSerializable(typeof(BenchReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

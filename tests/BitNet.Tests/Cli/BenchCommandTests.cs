@@ -1,0 +1,101 @@
+using System.Text.Json;
+using BitNet.Cli;
+using BitNet.Tests.Inference;
+
+namespace BitNet.Tests.Cli;
+
+/// <summary>`bitnet bench` (CLI.md) through the in-process entry point, on the tiny packed fixture.</summary>
+public sealed class BenchCommandTests
+{
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int exit = CliApplication.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    private static JsonElement ParseOneObject(string stdout)
+    {
+        Assert.That(stdout.Contains('\u001b', StringComparison.Ordinal), Is.False, "no ANSI codes on stdout");
+        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(stdout));
+        using JsonDocument doc = JsonDocument.ParseValue(ref reader);
+        Assert.That(reader.Read(), Is.False, "nothing after the JSON object");
+        Assert.That(doc.RootElement.ValueKind, Is.EqualTo(JsonValueKind.Object));
+        return doc.RootElement.Clone();
+    }
+
+    [Test]
+    public void Bench_Json_HasTheContractFields()
+    {
+        var r = Run("bench", "-m", Fixture.TinyPacked.Path, "-p", "8", "-n", "4", "--repetitions", "2", "--threads", "1", "--json");
+        Assert.That(r.Exit, Is.EqualTo(0), r.Err);
+        JsonElement o = ParseOneObject(r.Out);
+        Assert.Multiple(() =>
+        {
+            Assert.That(o.GetProperty("model").GetString(), Is.EqualTo(Fixture.TinyPacked.Path));
+            Assert.That(o.GetProperty("threads").GetInt32(), Is.EqualTo(1));
+            Assert.That(o.GetProperty("n_prompt").GetInt32(), Is.EqualTo(8));
+            Assert.That(o.GetProperty("n_gen").GetInt32(), Is.EqualTo(4));
+            Assert.That(o.GetProperty("prefill_tok_s").GetDouble(), Is.GreaterThan(0));
+            Assert.That(o.GetProperty("decode_tok_s").GetDouble(), Is.GreaterThan(0));
+            Assert.That(o.GetProperty("prefill_tok_s_stddev").GetDouble(), Is.GreaterThanOrEqualTo(0));
+            Assert.That(o.GetProperty("decode_tok_s_stddev").GetDouble(), Is.GreaterThanOrEqualTo(0));
+            Assert.That(o.GetProperty("prefill_tok_s_samples").GetArrayLength(), Is.EqualTo(2));
+            Assert.That(o.GetProperty("decode_tok_s_samples").GetArrayLength(), Is.EqualTo(2));
+            Assert.That(o.GetProperty("weight_bytes").GetInt64(), Is.GreaterThan(0));
+            if (OperatingSystem.IsLinux()) Assert.That(o.GetProperty("peak_rss_bytes").GetInt64(), Is.GreaterThan(0));
+        });
+    }
+
+    [Test]
+    public void Bench_PromptZero_SkipsPrefill()
+    {
+        var r = Run("bench", "-m", Fixture.TinyPacked.Path, "-p", "0", "-n", "4", "--repetitions", "1", "--json");
+        Assert.That(r.Exit, Is.EqualTo(0), r.Err);
+        JsonElement o = ParseOneObject(r.Out);
+        Assert.Multiple(() =>
+        {
+            Assert.That(o.GetProperty("n_prompt").GetInt32(), Is.EqualTo(0));
+            Assert.That(o.GetProperty("prefill_tok_s").GetDouble(), Is.EqualTo(0));
+            Assert.That(o.GetProperty("prefill_tok_s_samples").GetArrayLength(), Is.EqualTo(0));
+            Assert.That(o.GetProperty("decode_tok_s").GetDouble(), Is.GreaterThan(0));
+        });
+    }
+
+    [Test]
+    public void Bench_Table_IsMarkdown()
+    {
+        var r = Run("bench", "-m", Fixture.TinyPacked.Path, "-p", "8", "-n", "4", "--repetitions", "1");
+        Assert.That(r.Exit, Is.EqualTo(0), r.Err);
+        Assert.That(r.Out, Does.Contain("| pp8 |").And.Contain("| tg4 |"));
+        Assert.That(r.Out.Contains('\u001b', StringComparison.Ordinal), Is.False, "no ANSI codes");
+    }
+
+    [TestCase("-p", "-1")]
+    [TestCase("-n", "-2")]
+    [TestCase("--repetitions", "0")]
+    [TestCase("--threads", "0")]
+    [TestCase("--no-such-option", "1")]
+    public void Bench_BadOption_OneErrorLine(string option, string value)
+    {
+        var r = Run("bench", "-m", Fixture.TinyPacked.Path, option, value, "--json");
+        Assert.Multiple(() =>
+        {
+            Assert.That(r.Exit, Is.Not.EqualTo(0));
+            Assert.That(r.Out, Is.Empty);
+            string[] lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.That(lines, Has.Length.EqualTo(1), r.Err);
+            Assert.That(lines.FirstOrDefault(), Does.StartWith("error: "));
+        });
+    }
+
+    [Test]
+    public void Bench_MissingModel_OneErrorLine()
+    {
+        var r = Run("bench", "-m", "/nonexistent/model.gguf", "--json");
+        Assert.That(r.Exit, Is.Not.EqualTo(0));
+        Assert.That(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(1), r.Err);
+        Assert.That(r.Err, Does.StartWith("error: "));
+    }
+}
