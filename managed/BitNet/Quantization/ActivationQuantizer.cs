@@ -60,11 +60,26 @@ public static class ActivationQuantizer
             BitNetException.Check(NativeMethods.bn_quantize_act_i8(x, rows, cols, q, codes.Length, a, scales.Length));
         if (rowSums.IsEmpty) return;
         // bn_quantize_act_i8 does not return the sums (bn_tmatmul_f32 computes its own internally): exact int32 sums here
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < rows; r++) rowSums[r] = SumCodes(codes.Slice(r * cols, cols));
+    }
+
+    /// <summary>The exact int32 sum of int8 codes, widened in vector registers (bytes -> shorts -> ints).</summary>
+    private static int SumCodes(ReadOnlySpan<sbyte> codes)
+    {
+        int i = 0;
+        var acc = System.Numerics.Vector<int>.Zero;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
         {
-            int sum = 0;
-            foreach (sbyte v in codes.Slice(r * cols, cols)) sum += v;
-            rowSums[r] = sum;
+            int step = System.Numerics.Vector<sbyte>.Count;
+            for (; i <= codes.Length - step; i += step)
+            {
+                System.Numerics.Vector.Widen(new System.Numerics.Vector<sbyte>(codes.Slice(i, step)), out var lo, out var hi);
+                System.Numerics.Vector.Widen(lo + hi, out var a, out var b); // |lo + hi| <= 256 fits a short
+                acc += a + b;
+            }
         }
+        int sum = System.Numerics.Vector.Sum(acc);
+        for (; i < codes.Length; i++) sum += codes[i];
+        return sum;
     }
 }

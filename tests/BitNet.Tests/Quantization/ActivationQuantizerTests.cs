@@ -36,6 +36,22 @@ public sealed class ActivationQuantizerTests
     }
 
     [Test]
+    public void RowSumsAreExactForSaturatedLongRows()
+    {
+        // 2560 codes of +127 (or -127) per row: the vector widening must not overflow its 16-bit lanes
+        const int rows = 3, cols = 2560 + 7;
+        var x = new float[rows * cols];
+        for (int c = 0; c < cols; c++)
+        {
+            x[c] = 1f;                           // every code +127
+            x[cols + c] = -2f;                   // every code -127
+            x[2 * cols + c] = c % 2 == 0 ? 5f : -5f;
+        }
+        using var a = ActivationQuantizer.Quantize(x, rows, cols);
+        Assert.That(a.RowSums, Is.EqualTo(new[] { 127 * cols, -127 * cols, 127 }));
+    }
+
+    [Test]
     public void IntoSpansSkipsRowSumsWhenNoneAreWanted()
     {
         float[] x = [1f, -2f, 0.5f, 4f, 4f, -4f];
