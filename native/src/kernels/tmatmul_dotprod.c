@@ -1,26 +1,13 @@
 /* Ternary x int8 matmul: Armv8.2-A NEON with the dot-product extension (layout and arithmetic:
- * kernels/tmatmul.c). Unpacking is the plain NEON file's (byte shifts and masks, two 16-byte vectors per run
- * of 32 codes); sdot multiplies 16 codes (0..3, exact as signed bytes) by 16 activations and adds groups of
- * four into int32 lanes. */
+ * kernels/tmatmul.c). Unpacking is shared with the plain NEON file (kernels/tmatmul_neon_unpack.h: byte
+ * shifts and masks, two 16-byte vectors per run of 32 codes); sdot multiplies 16 codes (0..3, exact as signed
+ * bytes) by 16 activations and adds groups of four into int32 lanes. */
 #include <arm_neon.h>
 #include <stddef.h>
 
 #include "kernels/kernels.h"
 #include "kernels/tmatmul.h"
-
-/* The eight code vectors of one block: codes of weights 16i..16i+15 in c[i]. */
-BN_TM_INLINE void unpack(const uint8_t* p, int8x16_t c[8]) {
-    const uint8x16_t m3 = vdupq_n_u8(3);
-    const uint8x16_t v0 = vld1q_u8(p), v1 = vld1q_u8(p + 16);
-    c[0] = vreinterpretq_s8_u8(vshrq_n_u8(v0, 6));
-    c[1] = vreinterpretq_s8_u8(vshrq_n_u8(v1, 6));
-    c[2] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v0, 4), m3));
-    c[3] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v1, 4), m3));
-    c[4] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v0, 2), m3));
-    c[5] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v1, 2), m3));
-    c[6] = vreinterpretq_s8_u8(vandq_u8(v0, m3));
-    c[7] = vreinterpretq_s8_u8(vandq_u8(v1, m3));
-}
+#include "kernels/tmatmul_neon_unpack.h"
 
 /* R rows x N tokens (R in {1, 4}, N <= 4); A accumulators per output (2 halves the sdot dependency chain when
  * few outputs are in flight, as in a GEMV). */
