@@ -667,6 +667,183 @@ BN_API bn_status bn_context_reset(bn_context* ctx);
 /* Keeps positions 0 .. pos-1 (pos <= position), e.g. to drop a rejected continuation. */
 BN_API bn_status bn_context_truncate(bn_context* ctx, int64_t pos);
 
+/* ---------------------------------------------------------------------------------------------------------
+ * Float matrix multiply
+ *
+ * C (M,N) = alpha * op(A) . op(B) + beta * C, row-major; op(X) is X, or Xᵀ when trans_x != 0. A is (M,K), or
+ * (K,M) when trans_a; B is (K,N), or (N,K) when trans_b; lda/ldb/ldc are row strides in floats. beta == 0
+ * ignores C's old contents (NaN included). Split over the pool's threads (NULL: this thread) by blocks of C;
+ * every element is summed over k in one fixed order, so the result does not depend on the thread count. The
+ * backward passes of training and the float LM head are built on it.
+ * ------------------------------------------------------------------------------------------------------- */
+BN_API bn_status bn_sgemm(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                          int64_t ldc, bn_threadpool* pool);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Training ops: forward / backward pairs (quantization-aware training, straight-through estimator)
+ *
+ * llm.c style: each op's forward and backward side by side, float32, shapes on the signature; N = B*T rows.
+ * Backward calls ACCUMULATE (+=) into every gradient they write (parameter and input gradients alike), so
+ * residual branches and gradient accumulation need no extra buffers: zero them first where that is wanted.
+ * Forwards compute what inference computes (bitlinear at blend 1 is bn_tmatmul_i8 bit for bit). Ops with a pool
+ * argument split work over its threads (NULL: this thread) and give the same bits for any thread count.
+ * Forward ops that inference already has are used as they are: RoPE forward is bn_rope_f32_table, the gated
+ * activation forward is bn_gated_act_f32, a residual add (and its backward, dx += dout) is bn_add_f32.
+ * ------------------------------------------------------------------------------------------------------- */
+/* Embedding: ids (N) in 0..V-1, wte (V,C) -> out (N,C). Backward: dwte (V,C) += dout (N,C) rows, scattered by id. */
+BN_API bn_status bn_train_embedding_forward(const int32_t* ids, int64_t N, const float* wte, int64_t V, int64_t C,
+                                            float* out);
+BN_API bn_status bn_train_embedding_backward(const int32_t* ids, int64_t N, const float* dout, int64_t V,
+                                             int64_t C, float* dwte);
+
+/* RMSNorm: x (N,C), w (C) -> out (N,C) as bn_rmsnorm_f32, and rstd (N) = 1/sqrt(mean(x²) + eps) for backward.
+ * Backward: dx (N,C) += , dw (C) += from dout (N,C). */
+BN_API bn_status bn_train_rmsnorm_forward(const float* x, const float* w, int64_t N, int64_t C, float eps,
+                                          float* out, float* rstd);
+BN_API bn_status bn_train_rmsnorm_backward(const float* dout, const float* x, const float* w, const float* rstd,
+                                           int64_t N, int64_t C, float* dx, float* dw, bn_threadpool* pool);
+
+/* BitLinear (HF AutoBitLinear / BitLinear with WeightQuant and ActQuant), progressive quantization by `blend`
+ * in [0,1] (0: full precision, 1: ternary weights and int8 activations, exactly as inference):
+ * prepare, once per step per weight: w (OC,C) master -> weff (OC,C) = w + blend * (Q(w) - w), Q(w) the absmean
+ *   ternary codes / s with s = 1/max(mean|w|, 1e-5) (bn_quantize_ternary_absmean, per tensor); *w_scale = 1/s.
+ *   With packed != NULL (packed_len >= OC*C/4, C % 128 == 0) also the codes in BN_TLAYOUT_I2S for forward.
+ * forward: x (N,C) -> xeff (N,C) = x + blend * (Q(x) - x), Q HF ActQuant per row (kept for backward), and
+ *   out (N,OC) = xeff . weffᵀ; at blend == 1 with packed codes out is computed as bn_tmatmul_i8 computes it.
+ *   work: bn_train_bitlinear_work_size(N, C) bytes (int8 codes and per-row scales).
+ * backward (straight-through: identity gradient through both quantizers): dx (N,C) += dout . weff,
+ *   dw (OC,C) += doutᵀ . xeff. */
+BN_API bn_status bn_train_bitlinear_prepare(const float* w, int64_t OC, int64_t C, float blend, float* weff,
+                                            uint8_t* packed, int64_t packed_len, float* w_scale);
+BN_API bn_status bn_train_bitlinear_work_size(int64_t N, int64_t C, int64_t* out);
+BN_API bn_status bn_train_bitlinear_forward(const float* x, int64_t N, int64_t C, const float* weff,
+                                            const uint8_t* packed, float w_scale, int64_t OC, float blend,
+                                            float* xeff, float* out, void* work, int64_t work_len,
+                                            bn_threadpool* pool);
+BN_API bn_status bn_train_bitlinear_backward(const float* dout, const float* xeff, const float* weff, int64_t N,
+                                             int64_t C, int64_t OC, float* dx, float* dw, bn_threadpool* pool);
+
+/* RoPE backward: the gradient dx (N,H,D) of rotated q or k, in place, rotated back (the transpose of forward),
+ * with the positions and table that bn_rope_f32_table was given. */
+BN_API bn_status bn_train_rope_backward(float* dx, int64_t N, int64_t H, int64_t D, const int32_t* pos,
+                                        const float* cos, const float* sin, int64_t n_pos);
+
+/* Causal grouped-query attention over B sequences of T tokens (positions 0..T-1):
+ * q (B,T,H,D), k, v (B,T,Hkv,D) -> out (B,T,H,D), and probs (B,H,T,T): the softmax rows for backward (row t
+ * holds t+1 values, the rest 0). Scores (q.k) * D^-0.5 as bn_attention. Backward: dq (B,T,H,D) +=,
+ * dk, dv (B,T,Hkv,D) += from dout. work: bn_train_attention_work_size floats. */
+BN_API bn_status bn_train_attention_work_size(const bn_threadpool* pool, int64_t T, int64_t* out);
+BN_API bn_status bn_train_attention_forward(const float* q, const float* k, const float* v, int64_t B, int64_t T,
+                                            int64_t H, int64_t Hkv, int64_t D, float* probs, float* out,
+                                            bn_threadpool* pool);
+BN_API bn_status bn_train_attention_backward(const float* dout, const float* q, const float* k, const float* v,
+                                             const float* probs, int64_t B, int64_t T, int64_t H, int64_t Hkv,
+                                             int64_t D, float* dq, float* dk, float* dv, float* work,
+                                             int64_t work_len, bn_threadpool* pool);
+
+/* Gated activation backward (forward: bn_gated_act_f32): dgate (n) +=, dup (n) += from dout (n). */
+BN_API bn_status bn_train_gated_act_backward(bn_activation act, const float* dout, const float* gate,
+                                             const float* up, int64_t n, float* dgate, float* dup);
+
+/* Tied LM head: h (N,C), E (V,C) -> logits (N,V) = h . Eᵀ. Backward: dh (N,C) += dlogits . E,
+ * dE (V,C) += dlogitsᵀ . h. */
+BN_API bn_status bn_train_lm_head_forward(const float* h, int64_t N, int64_t C, const float* E, int64_t V,
+                                          float* logits, bn_threadpool* pool);
+BN_API bn_status bn_train_lm_head_backward(const float* dlogits, const float* h, const float* E, int64_t N,
+                                           int64_t C, int64_t V, float* dh, float* dE, bn_threadpool* pool);
+
+/* Cross-entropy fused with the softmax: logits (N,V), targets (N) (-1: ignored) -> losses (N) (0 where
+ * ignored), and where dlogits != NULL, dlogits (N,V) = (softmax(logits) - onehot(target)) * grad_scale
+ * (overwritten, not accumulated; 0 rows where ignored). dlogits may be logits. */
+BN_API bn_status bn_train_cross_entropy(const float* logits, const int32_t* targets, int64_t N, int64_t V,
+                                        float grad_scale, float* losses, float* dlogits, bn_threadpool* pool);
+
+/* Optimizer updates over n floats, as PyTorch computes them.
+ * AdamW (torch.optim.AdamW, decoupled decay): p *= 1 - lr*wd; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g²;
+ *   p -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps); step >= 1.
+ * SGD (torch.optim.SGD, dampening 0): d = g + wd*p; with momentum: buf = d at step 1, else momentum*buf + d;
+ *   d = nesterov ? d + momentum*buf : buf; p -= lr * d. buf may be NULL when momentum == 0. */
+BN_API bn_status bn_adamw_update(float* params, const float* grads, float* m, float* v, int64_t n, float lr,
+                                 float beta1, float beta2, float eps, float weight_decay, int64_t step);
+BN_API bn_status bn_sgd_update(float* params, const float* grads, float* buf, int64_t n, float lr, float momentum,
+                               float weight_decay, int32_t nesterov, int64_t step);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Trainer: a whole model's forward and backward in one call per micro-batch
+ *
+ * A bn_trainer owns float32 master weights, their gradients, optimizer state and the activations of one
+ * micro-batch of up to `batch` sequences of up to `seq_len` tokens (seq_len <= max_positions), for the model of
+ * bn_model_config: the same decoder as bn_context (see "Model forward pass"), so at blend 1 its logits are the
+ * inference logits of the same weights quantized. Tensors are indexed in this order, with HF names:
+ *   model.embed_tokens.weight (V,C; also the tied LM head), then for each layer i
+ *   model.layers.i.input_layernorm.weight, self_attn.{q,k,v,o}_proj.weight, self_attn.attn_sub_norm.weight,
+ *   post_attention_layernorm.weight, mlp.{gate,up,down}_proj.weight, mlp.ffn_sub_norm.weight; then
+ *   model.norm.weight.
+ * New trainers hold zeros; the caller writes initial weights (bn_trainer_write). Results do not depend on the
+ * number of threads.
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct bn_trainer bn_trainer;
+
+/* Which float buffer of a tensor bn_trainer_read / bn_trainer_write address. */
+typedef enum bn_train_buffer {
+    BN_TRAIN_PARAM = 0,   /* master weights */
+    BN_TRAIN_GRAD = 1,    /* accumulated gradients */
+    BN_TRAIN_MOMENT1 = 2, /* AdamW first moment m, or the SGD momentum buffer */
+    BN_TRAIN_MOMENT2 = 3  /* AdamW second moment v */
+} bn_train_buffer;
+
+typedef enum bn_optimizer_kind { BN_OPT_ADAMW = 0, BN_OPT_SGD = 1 } bn_optimizer_kind;
+
+/* One optimizer step's settings (schedules are the caller's: it passes this step's lr and weight decay). */
+typedef struct bn_optimizer_params {
+    int32_t kind;         /* a bn_optimizer_kind */
+    int32_t nesterov;     /* SGD only */
+    float lr;
+    float beta1;          /* AdamW */
+    float beta2;          /* AdamW */
+    float eps;            /* AdamW */
+    float weight_decay;   /* times each tensor's decay multiplier (bn_trainer_set_decay, default 1) */
+    float momentum;       /* SGD */
+    int64_t step;         /* 1-based count of optimizer steps, this one included (AdamW bias correction) */
+} bn_optimizer_params;
+
+/* Scratch and activations for (batch, seq_len) come from `mem` (NULL: bn_pool_default()); `threads` (NULL: this
+ * thread) runs the work. The pools must outlive the trainer. */
+BN_API bn_status bn_trainer_create(const bn_model_config* config, int64_t batch, int64_t seq_len, bn_pool* mem,
+                                   bn_threadpool* threads, bn_trainer** out);
+BN_API bn_status bn_trainer_destroy(bn_trainer* trainer);
+BN_API int32_t bn_trainer_tensor_count(const bn_trainer* trainer);
+/* name: the HF name (valid while the trainer lives); rows, cols: its shape (norms: rows 1, cols n);
+ * is_ternary: 1 for the seven projections of each layer (BitLinear), 0 otherwise. */
+BN_API bn_status bn_trainer_tensor_info(const bn_trainer* trainer, int32_t index, const char** name, int64_t* rows,
+                                        int64_t* cols, int32_t* is_ternary);
+BN_API bn_status bn_trainer_find_tensor(const bn_trainer* trainer, const char* name, int32_t* index);
+/* Copies a tensor's buffer out / in (n = rows*cols floats exactly). */
+BN_API bn_status bn_trainer_read(const bn_trainer* trainer, bn_train_buffer which, int32_t index, float* dst,
+                                 int64_t n);
+BN_API bn_status bn_trainer_write(bn_trainer* trainer, bn_train_buffer which, int32_t index, const float* src,
+                                  int64_t n);
+/* A tensor's weight-decay multiplier (default 1; e.g. 0 to exempt norms). */
+BN_API bn_status bn_trainer_set_decay(bn_trainer* trainer, int32_t index, float multiplier);
+
+BN_API bn_status bn_trainer_zero_grad(bn_trainer* trainer);
+/* One micro-batch: inputs, targets (B,T) (B <= batch, T <= seq_len; targets -1 are ignored). *loss = mean
+ * cross-entropy over the counted targets; grads += d(loss * grad_scale)/dparams (grad_scale 1/k for k
+ * accumulated micro-batches). blend: progressive quantization, as bn_train_bitlinear_prepare. */
+BN_API bn_status bn_trainer_forward_backward(bn_trainer* trainer, const int32_t* inputs, const int32_t* targets,
+                                             int64_t B, int64_t T, float blend, float grad_scale, float* loss);
+/* Forward only: *loss as above and *n_targets the count of targets counted; logits (B,T,V) when not NULL. */
+BN_API bn_status bn_trainer_evaluate(bn_trainer* trainer, const int32_t* inputs, const int32_t* targets, int64_t B,
+                                     int64_t T, float blend, float* loss, int64_t* n_targets, float* logits,
+                                     int64_t logits_len);
+/* The global L2 norm of all gradients (summed in double), and a scale of all gradients (clipping: by
+ * max_norm / norm when norm > max_norm). */
+BN_API bn_status bn_trainer_grad_norm(const bn_trainer* trainer, double* out);
+BN_API bn_status bn_trainer_scale_grads(bn_trainer* trainer, float factor);
+/* One optimizer step over every tensor with the accumulated gradients (which it leaves as they are). */
+BN_API bn_status bn_trainer_optimizer_step(bn_trainer* trainer, const bn_optimizer_params* params);
+
 #ifdef __cplusplus
 }
 #endif

@@ -244,6 +244,25 @@ public enum BnLogitsMode : int
     Last = 2,
 }
 
+/// <summary>Which float buffer of a tensor bn_trainer_read / bn_trainer_write address.</summary>
+public enum BnTrainBuffer : int
+{
+    /// <summary>master weights</summary>
+    Param = 0,
+    /// <summary>accumulated gradients</summary>
+    Grad = 1,
+    /// <summary>AdamW first moment m, or the SGD momentum buffer</summary>
+    Moment1 = 2,
+    /// <summary>AdamW second moment v</summary>
+    Moment2 = 3,
+}
+
+public enum BnOptimizerKind : int
+{
+    Adamw = 0,
+    Sgd = 1,
+}
+
 // C: sizeof(bn_pool_stats) == 48; field offsets, size and alignment checked against this layout by the generator.
 [StructLayout(LayoutKind.Sequential)]
 public struct BnPoolStats
@@ -366,6 +385,30 @@ public struct BnModelConfig
     public int Reserved;
 }
 
+/// <summary>One optimizer step's settings (schedules are the caller's: it passes this step's lr and weight decay).</summary>
+// C: sizeof(bn_optimizer_params) == 40; field offsets, size and alignment checked against this layout by the generator.
+[StructLayout(LayoutKind.Sequential)]
+public struct BnOptimizerParams
+{
+    /// <summary>a bn_optimizer_kind</summary>
+    public int Kind;
+    /// <summary>SGD only</summary>
+    public int Nesterov;
+    public float Lr;
+    /// <summary>AdamW</summary>
+    public float Beta1;
+    /// <summary>AdamW</summary>
+    public float Beta2;
+    /// <summary>AdamW</summary>
+    public float Eps;
+    /// <summary>times each tensor's decay multiplier (bn_trainer_set_decay, default 1)</summary>
+    public float WeightDecay;
+    /// <summary>SGD</summary>
+    public float Momentum;
+    /// <summary>1-based count of optimizer steps, this one included (AdamW bias correction)</summary>
+    public long Step;
+}
+
 /// <summary>Thread pool</summary>
 /// <remarks>A pointer to the opaque C struct <c>bn_threadpool</c>.</remarks>
 public readonly struct BnThreadpool
@@ -435,6 +478,28 @@ public readonly struct BnContext
 {
     public readonly nint Handle;
     public BnContext(nint handle) => Handle = handle;
+    public bool IsNull => Handle == 0;
+}
+
+/// <summary>
+/// Trainer: a whole model's forward and backward in one call per micro-batch
+///
+/// A bn_trainer owns float32 master weights, their gradients, optimizer state and the activations of one
+/// micro-batch of up to `batch` sequences of up to `seq_len` tokens (seq_len &lt;= max_positions), for the model of
+/// bn_model_config: the same decoder as bn_context (see "Model forward pass"), so at blend 1 its logits are the
+/// inference logits of the same weights quantized. Tensors are indexed in this order, with HF names:
+///   model.embed_tokens.weight (V,C; also the tied LM head), then for each layer i
+///   model.layers.i.input_layernorm.weight, self_attn.{q,k,v,o}_proj.weight, self_attn.attn_sub_norm.weight,
+///   post_attention_layernorm.weight, mlp.{gate,up,down}_proj.weight, mlp.ffn_sub_norm.weight; then
+///   model.norm.weight.
+/// New trainers hold zeros; the caller writes initial weights (bn_trainer_write). Results do not depend on the
+/// number of threads.
+/// </summary>
+/// <remarks>A pointer to the opaque C struct <c>bn_trainer</c>.</remarks>
+public readonly struct BnTrainer
+{
+    public readonly nint Handle;
+    public BnTrainer(nint handle) => Handle = handle;
     public bool IsNull => Handle == 0;
 }
 
@@ -1048,4 +1113,221 @@ internal static unsafe partial class NativeMethods
     [LibraryImport("bitnet", EntryPoint = "bn_context_truncate")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_context_truncate(BnContext ctx, long pos);
+
+    /// <summary>
+    /// Float matrix multiply
+    ///
+    /// C (M,N) = alpha * op(A) . op(B) + beta * C, row-major; op(X) is X, or Xᵀ when trans_x != 0. A is (M,K), or
+    /// (K,M) when trans_a; B is (K,N), or (N,K) when trans_b; lda/ldb/ldc are row strides in floats. beta == 0
+    /// ignores C's old contents (NaN included). Split over the pool's threads (NULL: this thread) by blocks of C;
+    /// every element is summed over k in one fixed order, so the result does not depend on the thread count. The
+    /// backward passes of training and the float LM head are built on it.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_sgemm")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, float* A, long lda, float* B, long ldb, float beta, float* C, long ldc, BnThreadpool pool);
+
+    /// <summary>
+    /// Training ops: forward / backward pairs (quantization-aware training, straight-through estimator)
+    ///
+    /// llm.c style: each op's forward and backward side by side, float32, shapes on the signature; N = B*T rows.
+    /// Backward calls ACCUMULATE (+=) into every gradient they write (parameter and input gradients alike), so
+    /// residual branches and gradient accumulation need no extra buffers: zero them first where that is wanted.
+    /// Forwards compute what inference computes (bitlinear at blend 1 is bn_tmatmul_i8 bit for bit). Ops with a pool
+    /// argument split work over its threads (NULL: this thread) and give the same bits for any thread count.
+    /// Forward ops that inference already has are used as they are: RoPE forward is bn_rope_f32_table, the gated
+    /// activation forward is bn_gated_act_f32, a residual add (and its backward, dx += dout) is bn_add_f32.
+    /// Embedding: ids (N) in 0..V-1, wte (V,C) -&gt; out (N,C). Backward: dwte (V,C) += dout (N,C) rows, scattered by id.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_train_embedding_forward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_embedding_forward(int* ids, long N, float* wte, long V, long C, float* @out);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_train_embedding_backward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_embedding_backward(int* ids, long N, float* dout, long V, long C, float* dwte);
+
+    /// <summary>
+    /// RMSNorm: x (N,C), w (C) -&gt; out (N,C) as bn_rmsnorm_f32, and rstd (N) = 1/sqrt(mean(x²) + eps) for backward.
+    /// Backward: dx (N,C) += , dw (C) += from dout (N,C).
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_train_rmsnorm_forward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_rmsnorm_forward(float* x, float* w, long N, long C, float eps, float* @out, float* rstd);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_train_rmsnorm_backward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_rmsnorm_backward(float* dout, float* x, float* w, float* rstd, long N, long C, float* dx, float* dw, BnThreadpool pool);
+
+    /// <summary>
+    /// BitLinear (HF AutoBitLinear / BitLinear with WeightQuant and ActQuant), progressive quantization by `blend`
+    /// in [0,1] (0: full precision, 1: ternary weights and int8 activations, exactly as inference):
+    /// prepare, once per step per weight: w (OC,C) master -&gt; weff (OC,C) = w + blend * (Q(w) - w), Q(w) the absmean
+    ///   ternary codes / s with s = 1/max(mean|w|, 1e-5) (bn_quantize_ternary_absmean, per tensor); *w_scale = 1/s.
+    ///   With packed != NULL (packed_len &gt;= OC*C/4, C % 128 == 0) also the codes in BN_TLAYOUT_I2S for forward.
+    /// forward: x (N,C) -&gt; xeff (N,C) = x + blend * (Q(x) - x), Q HF ActQuant per row (kept for backward), and
+    ///   out (N,OC) = xeff . weffᵀ; at blend == 1 with packed codes out is computed as bn_tmatmul_i8 computes it.
+    ///   work: bn_train_bitlinear_work_size(N, C) bytes (int8 codes and per-row scales).
+    /// backward (straight-through: identity gradient through both quantizers): dx (N,C) += dout . weff,
+    ///   dw (OC,C) += doutᵀ . xeff.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_train_bitlinear_prepare")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_bitlinear_prepare(float* w, long OC, long C, float blend, float* weff, byte* packed, long packed_len, float* w_scale);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_train_bitlinear_work_size")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_bitlinear_work_size(long N, long C, long* @out);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_train_bitlinear_forward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_bitlinear_forward(float* x, long N, long C, float* weff, byte* packed, float w_scale, long OC, float blend, float* xeff, float* @out, void* work, long work_len, BnThreadpool pool);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_train_bitlinear_backward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_bitlinear_backward(float* dout, float* xeff, float* weff, long N, long C, long OC, float* dx, float* dw, BnThreadpool pool);
+
+    /// <summary>
+    /// RoPE backward: the gradient dx (N,H,D) of rotated q or k, in place, rotated back (the transpose of forward),
+    /// with the positions and table that bn_rope_f32_table was given.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_train_rope_backward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_rope_backward(float* dx, long N, long H, long D, int* pos, float* cos, float* sin, long n_pos);
+
+    /// <summary>
+    /// Causal grouped-query attention over B sequences of T tokens (positions 0..T-1):
+    /// q (B,T,H,D), k, v (B,T,Hkv,D) -&gt; out (B,T,H,D), and probs (B,H,T,T): the softmax rows for backward (row t
+    /// holds t+1 values, the rest 0). Scores (q.k) * D^-0.5 as bn_attention. Backward: dq (B,T,H,D) +=,
+    /// dk, dv (B,T,Hkv,D) += from dout. work: bn_train_attention_work_size floats.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_train_attention_work_size")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_attention_work_size(BnThreadpool pool, long T, long* @out);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_train_attention_forward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_attention_forward(float* q, float* k, float* v, long B, long T, long H, long Hkv, long D, float* probs, float* @out, BnThreadpool pool);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_train_attention_backward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_attention_backward(float* dout, float* q, float* k, float* v, float* probs, long B, long T, long H, long Hkv, long D, float* dq, float* dk, float* dv, float* work, long work_len, BnThreadpool pool);
+
+    /// <summary>Gated activation backward (forward: bn_gated_act_f32): dgate (n) +=, dup (n) += from dout (n).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_train_gated_act_backward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_gated_act_backward(BnActivation act, float* dout, float* gate, float* up, long n, float* dgate, float* dup);
+
+    /// <summary>
+    /// Tied LM head: h (N,C), E (V,C) -&gt; logits (N,V) = h . Eᵀ. Backward: dh (N,C) += dlogits . E,
+    /// dE (V,C) += dlogitsᵀ . h.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_train_lm_head_forward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_lm_head_forward(float* h, long N, long C, float* E, long V, float* logits, BnThreadpool pool);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_train_lm_head_backward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_lm_head_backward(float* dlogits, float* h, float* E, long N, long C, long V, float* dh, float* dE, BnThreadpool pool);
+
+    /// <summary>
+    /// Cross-entropy fused with the softmax: logits (N,V), targets (N) (-1: ignored) -&gt; losses (N) (0 where
+    /// ignored), and where dlogits != NULL, dlogits (N,V) = (softmax(logits) - onehot(target)) * grad_scale
+    /// (overwritten, not accumulated; 0 rows where ignored). dlogits may be logits.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_train_cross_entropy")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_train_cross_entropy(float* logits, int* targets, long N, long V, float grad_scale, float* losses, float* dlogits, BnThreadpool pool);
+
+    /// <summary>
+    /// Optimizer updates over n floats, as PyTorch computes them.
+    /// AdamW (torch.optim.AdamW, decoupled decay): p *= 1 - lr*wd; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g²;
+    ///   p -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps); step &gt;= 1.
+    /// SGD (torch.optim.SGD, dampening 0): d = g + wd*p; with momentum: buf = d at step 1, else momentum*buf + d;
+    ///   d = nesterov ? d + momentum*buf : buf; p -= lr * d. buf may be NULL when momentum == 0.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_adamw_update")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_adamw_update(float* @params, float* grads, float* m, float* v, long n, float lr, float beta1, float beta2, float eps, float weight_decay, long step);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_sgd_update")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_sgd_update(float* @params, float* grads, float* buf, long n, float lr, float momentum, float weight_decay, int nesterov, long step);
+
+    /// <summary>
+    /// Scratch and activations for (batch, seq_len) come from `mem` (NULL: bn_pool_default()); `threads` (NULL: this
+    /// thread) runs the work. The pools must outlive the trainer.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_create")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_create(BnModelConfig* config, long batch, long seq_len, BnPool mem, BnThreadpool threads, BnTrainer* @out);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_destroy")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_destroy(BnTrainer trainer);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_tensor_count")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial int bn_trainer_tensor_count(BnTrainer trainer);
+
+    /// <summary>
+    /// name: the HF name (valid while the trainer lives); rows, cols: its shape (norms: rows 1, cols n);
+    /// is_ternary: 1 for the seven projections of each layer (BitLinear), 0 otherwise.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_tensor_info")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_tensor_info(BnTrainer trainer, int index, byte** name, long* rows, long* cols, int* is_ternary);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_find_tensor")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_find_tensor(BnTrainer trainer, byte* name, int* index);
+
+    /// <summary>Copies a tensor's buffer out / in (n = rows*cols floats exactly).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_read")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_read(BnTrainer trainer, BnTrainBuffer which, int index, float* dst, long n);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_write")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_write(BnTrainer trainer, BnTrainBuffer which, int index, float* src, long n);
+
+    /// <summary>A tensor's weight-decay multiplier (default 1; e.g. 0 to exempt norms).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_set_decay")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_set_decay(BnTrainer trainer, int index, float multiplier);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_zero_grad")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_zero_grad(BnTrainer trainer);
+
+    /// <summary>
+    /// One micro-batch: inputs, targets (B,T) (B &lt;= batch, T &lt;= seq_len; targets -1 are ignored). *loss = mean
+    /// cross-entropy over the counted targets; grads += d(loss * grad_scale)/dparams (grad_scale 1/k for k
+    /// accumulated micro-batches). blend: progressive quantization, as bn_train_bitlinear_prepare.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_forward_backward")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_forward_backward(BnTrainer trainer, int* inputs, int* targets, long B, long T, float blend, float grad_scale, float* loss);
+
+    /// <summary>Forward only: *loss as above and *n_targets the count of targets counted; logits (B,T,V) when not NULL.</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_evaluate")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_evaluate(BnTrainer trainer, int* inputs, int* targets, long B, long T, float blend, float* loss, long* n_targets, float* logits, long logits_len);
+
+    /// <summary>
+    /// The global L2 norm of all gradients (summed in double), and a scale of all gradients (clipping: by
+    /// max_norm / norm when norm &gt; max_norm).
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_grad_norm")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_grad_norm(BnTrainer trainer, double* @out);
+
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_scale_grads")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_scale_grads(BnTrainer trainer, float factor);
+
+    /// <summary>One optimizer step over every tensor with the accumulated gradients (which it leaves as they are).</summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_trainer_optimizer_step")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_trainer_optimizer_step(BnTrainer trainer, BnOptimizerParams* @params);
 }
