@@ -183,6 +183,12 @@ BN_API bn_status bn_pool_get_class_stats(bn_pool* pool, bn_size_class size_class
  * *needed (optional) receives the full length plus one. */
 BN_API bn_status bn_pool_leak_report(bn_pool* pool, char* buf, size_t cap, size_t* needed);
 
+/* Memory-mapped weights: tells the OS that the pages wholly inside [addr, addr + len) of a READ-ONLY file mapping
+ * are not needed for now, so they leave the process's resident set (touching them again re-reads the file).
+ * For weights that were converted into another layout at load: the mapped originals stop counting towards peak
+ * memory. A hint: BN_OK where the OS has no such call. Never use it on memory that was written. */
+BN_API bn_status bn_mapping_release(const void* addr, size_t len);
+
 /* ---------------------------------------------------------------------------------------------------------
  * Ternary matmul
  *

@@ -655,6 +655,16 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_pool_leak_report(BnPool pool, byte* buf, nuint cap, nuint* needed);
 
+    /// <summary>
+    /// Memory-mapped weights: tells the OS that the pages wholly inside [addr, addr + len) of a READ-ONLY file mapping
+    /// are not needed for now, so they leave the process's resident set (touching them again re-reads the file).
+    /// For weights that were converted into another layout at load: the mapped originals stop counting towards peak
+    /// memory. A hint: BN_OK where the OS has no such call. Never use it on memory that was written.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_mapping_release")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_mapping_release(void* addr, nuint len);
+
     /// <summary>Bytes that a rows x cols matrix takes in `layout`. cols must be a multiple of the layout's block (128).</summary>
     [LibraryImport("bitnet", EntryPoint = "bn_tmatmul_packed_size")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
