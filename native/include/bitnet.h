@@ -570,9 +570,9 @@ BN_API bn_status bn_lm_head(bn_dtype type, const void* E, int64_t V, int64_t C, 
  * A BitNet b1.58 decoder (HF BitNetForCausalLM) run by one call per step. Per layer, exactly as HF computes it:
  *     h   = x + o_proj(attn_sub_norm(attention(rope(q), rope(k), v)))     q, k, v = *_proj(input_layernorm(x))
  *     out = h + down_proj(ffn_sub_norm(act(gate) * up))                   gate, up = *_proj(post_attention_layernorm(h))
- * then logits = norm(out of the last layer) . embeddingᵀ (tied LM head). Every projection quantizes its input per
- * token (HF ActQuant, bn_quantize_act_i8) and multiplies as bn_tmatmul_i8 does: y = d * (w_scale / a). The normed
- * input is quantized once for q, k, v and once for gate, up.
+ * then logits = norm(out of the last layer) . embeddingᵀ (tied LM head; bn_model_set_lm_head unties it). Every
+ * projection quantizes its input per token (HF ActQuant, bn_quantize_act_i8) and multiplies as bn_tmatmul_i8
+ * does: y = d * (w_scale / a). The normed input is quantized once for q, k, v and once for gate, up.
  *
  * A bn_model holds the config and REFERENCES weight memory the caller owns (e.g. memory-mapped files): nothing is
  * copied, and that memory must outlive the model and every context on it. A bn_context holds the KV cache and all
@@ -635,6 +635,9 @@ BN_API bn_status bn_model_set_norm(bn_model* model, int32_t layer, bn_norm norm,
 BN_API bn_status bn_model_set_final_norm(bn_model* model, const float* weight, int64_t n);
 /* The embedding table (vocab, hidden) of any bn_dtype, also the LM head (tied); size >= vocab * row size. */
 BN_API bn_status bn_model_set_embedding(bn_model* model, bn_dtype type, const void* table, int64_t size);
+/* An untied LM head (HF lm_head.weight, GGUF output.weight): (vocab, hidden) of any bn_dtype, size >= vocab * row
+ * size. Without one (or after table NULL) the head is the embedding (tied, as bitnet-b1.58-2B-4T). */
+BN_API bn_status bn_model_set_lm_head(bn_model* model, bn_dtype type, const void* table, int64_t size);
 /* BN_OK if every weight is set; else BN_ERR_INVALID_ARGUMENT naming the first missing one in HF terms
  * ("model.layers.1.self_attn.k_proj.weight is not set"). */
 BN_API bn_status bn_model_check(const bn_model* model);
@@ -668,6 +671,16 @@ BN_API int64_t bn_context_size(const bn_context* ctx);
 BN_API bn_status bn_context_forward(bn_context* ctx, const int32_t* tokens, int64_t n_tokens, float* logits,
                                     int64_t logits_len, bn_logits_mode logits_mode, float* hidden_states,
                                     int64_t hidden_len);
+/* Several sequences in one pass: n_seqs distinct contexts on one model, sequence i's n_tokens[i] tokens (>= 1)
+ * concatenated in `tokens`, each run at its own context's position and appended to its own cache. The
+ * projections stream each weight once for all sequences (a GEMM over every row), so decoding n sequences costs
+ * about one sequence's weight traffic. The pass uses ctxs[0]'s scratch and threads: the total token count must
+ * be at most ctxs[0]'s max_batch (BN_ERR_SHAPE otherwise). logits: BN_LOGITS_ALL gives every row (total,
+ * vocab) in sequence order, BN_LOGITS_LAST one row per sequence (n_seqs, vocab). Each sequence's logits equal
+ * those of bn_context_forward on its context alone. Nothing changes on any argument error or full context. */
+BN_API bn_status bn_context_forward_batch(bn_context* const* ctxs, int32_t n_seqs, const int32_t* tokens,
+                                          const int64_t* n_tokens, float* logits, int64_t logits_len,
+                                          bn_logits_mode logits_mode);
 /* Forgets every position (position 0). */
 BN_API bn_status bn_context_reset(bn_context* ctx);
 /* Keeps positions 0 .. pos-1 (pos <= position), e.g. to drop a rejected continuation. */

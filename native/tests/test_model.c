@@ -488,6 +488,116 @@ BN_TEST(threaded_and_chunked_equal_serial_bit_for_bit) {
     fixture_free(&f);
 }
 
+/* Three sequences at different positions in one pass equal each run on its own context, bit for bit: rows of
+ * the matmuls, norms and quantizers do not depend on their neighbours, and each sequence attends only to its
+ * own cache. */
+BN_TEST(batch_of_sequences_equals_each_alone) {
+    fixture f;
+    st_blob ref;
+    const int32_t* ids = NULL;
+    int64_t T = 0;
+    if (!fixture_load(&f, FIX("bitnet-tiny/packed"), 1, -1, -1)) return;
+    if (!tiny_ids(&ref, &ids, &T)) T = 0;
+    BN_CHECK(T >= 12);
+    const int64_t V = f.cfg.vocab_size;
+    bn_threadpool* tp = NULL;
+    BN_CHECK_OK(bn_threadpool_create(2, &tp));
+    bn_context *a = new_ctx(&f, tp, 16), *b = new_ctx(&f, NULL, 0), *c = new_ctx(&f, NULL, 0);
+    bn_context *solo = new_ctx(&f, NULL, 0);
+    float* got = malloc((size_t)(8 * V) * 4);
+    float* want = malloc((size_t)(8 * V) * 4);
+    if (a && b && c && solo && T >= 12) {
+        /* histories: a holds ids[0..5), b ids[0..10), c nothing */
+        BN_CHECK_OK(bn_context_forward(a, ids, 5, NULL, 0, BN_LOGITS_NONE, NULL, 0));
+        BN_CHECK_OK(bn_context_forward(b, ids, 10, NULL, 0, BN_LOGITS_NONE, NULL, 0));
+        /* the pass: a gets ids[5..8), b ids[10..11), c ids[0..4) */
+        int32_t toks[8];
+        memcpy(toks, ids + 5, 3 * 4), memcpy(toks + 3, ids + 10, 4), memcpy(toks + 4, ids, 4 * 4);
+        const int64_t n[3] = {3, 1, 4};
+        bn_context* ctxs[3] = {a, b, c};
+        BN_CHECK_OK(bn_context_forward_batch(ctxs, 3, toks, n, got, 8 * V, BN_LOGITS_ALL));
+        BN_CHECK_EQ_I64(bn_context_position(a), 8);
+        BN_CHECK_EQ_I64(bn_context_position(b), 11);
+        BN_CHECK_EQ_I64(bn_context_position(c), 4);
+        const int64_t hist[3] = {5, 10, 0};
+        int64_t row = 0;
+        for (int i = 0; i < 3; i++) {
+            BN_CHECK_OK(bn_context_reset(solo));
+            if (hist[i]) BN_CHECK_OK(bn_context_forward(solo, ids, hist[i], NULL, 0, BN_LOGITS_NONE, NULL, 0));
+            BN_CHECK_OK(bn_context_forward(solo, toks + row, n[i], want, n[i] * V, BN_LOGITS_ALL, NULL, 0));
+            BN_CHECK_MSG(memcmp(want, got + row * V, (size_t)(n[i] * V) * 4) == 0,
+                         "sequence %d's logits differ from its own pass", i);
+            row += n[i];
+        }
+        /* LAST: one row per sequence; the caches moved on, so decode one more token each and compare */
+        const int32_t next[3] = {ids[8], ids[11], ids[4]};
+        const int64_t one[3] = {1, 1, 1};
+        BN_CHECK_OK(bn_context_forward_batch(ctxs, 3, next, one, got, 3 * V, BN_LOGITS_LAST));
+        const int64_t upto[3] = {9, 12, 5};
+        for (int i = 0; i < 3; i++) {
+            BN_CHECK_OK(bn_context_reset(solo));
+            BN_CHECK_OK(bn_context_forward(solo, ids, upto[i], want, V, BN_LOGITS_LAST, NULL, 0));
+            BN_CHECK_MSG(memcmp(want, got + i * V, (size_t)V * 4) == 0, "decode row %d differs", i);
+        }
+        /* errors change nothing: the same context twice, too many tokens for ctxs[0]'s batch, a bad id */
+        bn_context* twice[2] = {b, b};
+        BN_CHECK_STATUS(bn_context_forward_batch(twice, 2, next, one, got, 2 * V, BN_LOGITS_LAST),
+                        BN_ERR_INVALID_ARGUMENT);
+        int32_t many[20] = {0};
+        const int64_t n_many[2] = {10, 10};
+        bn_context* ab[2] = {a, b};
+        BN_CHECK_STATUS(bn_context_forward_batch(ab, 2, many, n_many, NULL, 0, BN_LOGITS_NONE), BN_ERR_SHAPE);
+        BN_CHECK_MSG(strstr(bn_last_error(), "max_batch") != NULL, "message: %s", bn_last_error());
+        const int32_t bad[2] = {1, (int32_t)V};
+        BN_CHECK_STATUS(bn_context_forward_batch(ab, 2, bad, one, got, 2 * V, BN_LOGITS_LAST), BN_ERR_INVALID_ARGUMENT);
+        BN_CHECK_MSG(strstr(bn_last_error(), "token 1") != NULL, "message: %s", bn_last_error());
+        BN_CHECK_EQ_I64(bn_context_position(a), 9);
+        BN_CHECK_EQ_I64(bn_context_position(b), 12);
+    }
+    bn_context* all[4] = {a, b, c, solo};
+    for (int i = 0; i < 4; i++)
+        if (all[i]) BN_CHECK_OK(bn_context_destroy(all[i]));
+    BN_CHECK_OK(bn_threadpool_destroy(tp));
+    free(got), free(want);
+    st_blob_close(&ref);
+    fixture_free(&f);
+}
+
+/* An untied head replaces the embedding in the logits only: a head that is zero but for a row of ones gives
+ * that row's logit = sum of the final hidden state and 0 elsewhere; unsetting it restores the tied logits. */
+BN_TEST(untied_lm_head) {
+    fixture f;
+    if (!fixture_load(&f, FIX("bitnet-tiny/packed"), 1, -1, -1)) return;
+    const int64_t V = f.cfg.vocab_size, C = f.cfg.hidden_size, L = f.cfg.n_layers;
+    const int32_t ids[4] = {0, 7, 42, 9};
+    float* head = calloc((size_t)(V * C), 4);
+    float *tied = malloc((size_t)(4 * V) * 4), *got = malloc((size_t)(4 * V) * 4);
+    float* hidden = malloc((size_t)((L + 1) * 4 * C) * 4);
+    for (int64_t c = 0; c < C; c++) head[3 * C + c] = 1.0f;
+    bn_context* ctx = new_ctx(&f, NULL, 0);
+    if (ctx) {
+        BN_CHECK_OK(bn_context_forward(ctx, ids, 4, tied, 4 * V, BN_LOGITS_ALL, NULL, 0));
+        BN_CHECK_OK(bn_model_set_lm_head(f.model, BN_DTYPE_F32, head, V * C * 4));
+        BN_CHECK_OK(bn_context_reset(ctx));
+        BN_CHECK_OK(bn_context_forward(ctx, ids, 4, got, 4 * V, BN_LOGITS_ALL, hidden, (L + 1) * 4 * C));
+        for (int64_t t = 0; t < 4; t++) {
+            double sum = 0;
+            for (int64_t c = 0; c < C; c++) sum += hidden[(L * 4 + t) * C + c];
+            BN_CHECK_MSG(fabs(got[t * V + 3] - sum) <= 1e-4 * (1 + fabs(sum)), "row %lld: %g vs %g", (long long)t,
+                         got[t * V + 3], sum);
+            BN_CHECK(got[t * V + 0] == 0.0f && got[t * V + V - 1] == 0.0f);
+        }
+        BN_CHECK_STATUS(bn_model_set_lm_head(f.model, BN_DTYPE_F32, head, V * C * 4 - 1), BN_ERR_BUFFER_TOO_SMALL);
+        BN_CHECK_OK(bn_model_set_lm_head(f.model, BN_DTYPE_F32, NULL, 0));
+        BN_CHECK_OK(bn_context_reset(ctx));
+        BN_CHECK_OK(bn_context_forward(ctx, ids, 4, got, 4 * V, BN_LOGITS_ALL, NULL, 0));
+        BN_CHECK_MSG(memcmp(tied, got, (size_t)(4 * V) * 4) == 0, "tied logits changed after unsetting the head");
+        BN_CHECK_OK(bn_context_destroy(ctx));
+    }
+    free(head), free(tied), free(got), free(hidden);
+    fixture_free(&f);
+}
+
 BN_TEST(f16_kv_cache_meets_reference_tolerances) {
     fixture f;
     st_blob ref;

@@ -456,9 +456,9 @@ public readonly struct BnCalibrator
 /// A BitNet b1.58 decoder (HF BitNetForCausalLM) run by one call per step. Per layer, exactly as HF computes it:
 ///     h   = x + o_proj(attn_sub_norm(attention(rope(q), rope(k), v)))     q, k, v = *_proj(input_layernorm(x))
 ///     out = h + down_proj(ffn_sub_norm(act(gate) * up))                   gate, up = *_proj(post_attention_layernorm(h))
-/// then logits = norm(out of the last layer) . embeddingᵀ (tied LM head). Every projection quantizes its input per
-/// token (HF ActQuant, bn_quantize_act_i8) and multiplies as bn_tmatmul_i8 does: y = d * (w_scale / a). The normed
-/// input is quantized once for q, k, v and once for gate, up.
+/// then logits = norm(out of the last layer) . embeddingᵀ (tied LM head; bn_model_set_lm_head unties it). Every
+/// projection quantizes its input per token (HF ActQuant, bn_quantize_act_i8) and multiplies as bn_tmatmul_i8
+/// does: y = d * (w_scale / a). The normed input is quantized once for q, k, v and once for gate, up.
 ///
 /// A bn_model holds the config and REFERENCES weight memory the caller owns (e.g. memory-mapped files): nothing is
 /// copied, and that memory must outlive the model and every context on it. A bn_context holds the KV cache and all
@@ -1069,6 +1069,14 @@ internal static unsafe partial class NativeMethods
     internal static partial BnStatus bn_model_set_embedding(BnModel model, BnDtype type, void* table, long size);
 
     /// <summary>
+    /// An untied LM head (HF lm_head.weight, GGUF output.weight): (vocab, hidden) of any bn_dtype, size &gt;= vocab * row
+    /// size. Without one (or after table NULL) the head is the embedding (tied, as bitnet-b1.58-2B-4T).
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_set_lm_head")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_set_lm_head(BnModel model, BnDtype type, void* table, long size);
+
+    /// <summary>
     /// BN_OK if every weight is set; else BN_ERR_INVALID_ARGUMENT naming the first missing one in HF terms
     /// ("model.layers.1.self_attn.k_proj.weight is not set").
     /// </summary>
@@ -1113,6 +1121,19 @@ internal static unsafe partial class NativeMethods
     [LibraryImport("bitnet", EntryPoint = "bn_context_forward")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_context_forward(BnContext ctx, int* tokens, long n_tokens, float* logits, long logits_len, BnLogitsMode logits_mode, float* hidden_states, long hidden_len);
+
+    /// <summary>
+    /// Several sequences in one pass: n_seqs distinct contexts on one model, sequence i's n_tokens[i] tokens (&gt;= 1)
+    /// concatenated in `tokens`, each run at its own context's position and appended to its own cache. The
+    /// projections stream each weight once for all sequences (a GEMM over every row), so decoding n sequences costs
+    /// about one sequence's weight traffic. The pass uses ctxs[0]'s scratch and threads: the total token count must
+    /// be at most ctxs[0]'s max_batch (BN_ERR_SHAPE otherwise). logits: BN_LOGITS_ALL gives every row (total,
+    /// vocab) in sequence order, BN_LOGITS_LAST one row per sequence (n_seqs, vocab). Each sequence's logits equal
+    /// those of bn_context_forward on its context alone. Nothing changes on any argument error or full context.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_context_forward_batch")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_context_forward_batch(BnContext* ctxs, int n_seqs, int* tokens, long* n_tokens, float* logits, long logits_len, BnLogitsMode logits_mode);
 
     /// <summary>Forgets every position (position 0).</summary>
     [LibraryImport("bitnet", EntryPoint = "bn_context_reset")]

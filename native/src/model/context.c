@@ -202,67 +202,108 @@ static bn_status project(bn_context* ctx, const bn_layer_weights* w, bn_proj p, 
                          ctx->threads);
 }
 
-/* T tokens at positions p0.. (T <= max_batch, p0 + T <= n_ctx); rows t_off.. of the caller's outputs. */
-static bn_status forward_chunk(bn_context* ctx, const int32_t* tokens, int64_t T, int64_t p0, float* logits,
-                               bn_logits_mode mode, int last_chunk, float* hidden, int64_t n_total, int64_t t_off) {
-    const bn_model* m = ctx->model;
+/* One sequence's part of a pass: its tokens go to ctx's KV cache at positions p0 .. p0+n-1 and are rows
+ * row0 .. row0+n-1 of the pass. */
+typedef struct seq_rows {
+    bn_context* ctx;
+    int64_t n, p0, row0;
+} seq_rows;
+
+/* A pass over T rows (T <= s->max_batch) from n_seq sequences, in the scratch of s (whose pool runs the
+ * matmuls): the projections, norms and FFN run once over all rows, RoPE, the cache and attention per sequence
+ * (each on its own context's cache, table and attention scratch). logits: all rows (mode ALL, at row t_off of
+ * the caller's output) or, when last_chunk, each sequence's last row (mode LAST, row i for sequence i).
+ * hidden: (L + 1, n_total, C), rows t_off.. (one sequence only). */
+static bn_status forward_pass(bn_context* s, const seq_rows* seqs, int32_t n_seq, const int32_t* tokens, int64_t T,
+                              float* logits, bn_logits_mode mode, int last_chunk, float* hidden, int64_t n_total,
+                              int64_t t_off) {
+    const bn_model* m = s->model;
     const bn_model_config* cfg = &m->cfg;
     const int64_t C = cfg->hidden_size, F = cfg->ffn_size, V = cfg->vocab_size, D = m->head_dim;
-    const int64_t H = cfg->n_heads, Hkv = cfg->n_kv_heads, L = cfg->n_layers;
+    const int64_t H = cfg->n_heads, Hkv = cfg->n_kv_heads, L = cfg->n_layers, KV = m->kv_dim;
     const float eps = cfg->rms_eps;
-    bn_threadpool* tp = ctx->threads;
-    float *x = ctx->x, *xn = ctx->xn;
+    const void* head = bn_model_head(m);
+    const bn_dtype head_type = bn_model_head_type(m);
+    bn_threadpool* tp = s->threads;
+    float *x = s->x, *xn = s->xn;
 
-    for (int64_t t = 0; t < T; t++) ctx->positions[t] = (int32_t)(p0 + t);
+    for (int32_t i = 0; i < n_seq; i++)
+        for (int64_t t = 0; t < seqs[i].n; t++) s->positions[seqs[i].row0 + t] = (int32_t)(seqs[i].p0 + t);
     TRY(bn_embedding_lookup(m->embedding_type, m->embedding, V, C, tokens, T, x));
     if (hidden) memcpy(hidden + t_off * C, x, (size_t)(T * C) * sizeof(float));
 
     for (int64_t l = 0; l < L; l++) {
         const bn_layer_weights* w = &m->layers[l];
-        uint8_t* kc = ctx->kv + (size_t)(2 * l) * (size_t)ctx->kv_layer_bytes;
-        uint8_t* vc = kc + ctx->kv_layer_bytes;
 
         /* attention block: q, k, v from one quantization of input_layernorm(x) */
         TRY(bn_rmsnorm_f32(x, w->norm[BN_NORM_INPUT], T, C, eps, xn));
-        TRY(quantize(ctx, xn, T, C));
-        TRY(project(ctx, w, BN_PROJ_Q, T, ctx->q));
-        TRY(project(ctx, w, BN_PROJ_K, T, ctx->k));
-        TRY(project(ctx, w, BN_PROJ_V, T, ctx->v));
-        TRY(bn_rope_f32_table(ctx->q, T, H, D, ctx->positions, ctx->rope_cos, ctx->rope_sin, ctx->n_ctx));
-        TRY(bn_rope_f32_table(ctx->k, T, Hkv, D, ctx->positions, ctx->rope_cos, ctx->rope_sin, ctx->n_ctx));
-        TRY(bn_kv_cache_append(ctx->kv_type, kc, vc, Hkv, ctx->n_ctx, D, p0, ctx->k, ctx->v, T));
-        TRY(bn_attention(ctx->kv_type, ctx->q, T, H, Hkv, D, kc, vc, ctx->n_ctx, p0, ctx->att, ctx->attn_work,
-                         ctx->attn_work_len, tp));
-        TRY(bn_rmsnorm_f32(ctx->att, w->norm[BN_NORM_ATTN_SUB], T, C, eps, ctx->att));
-        TRY(quantize(ctx, ctx->att, T, C));
-        TRY(project(ctx, w, BN_PROJ_O, T, ctx->y));
-        TRY(bn_add_f32(x, ctx->y, T * C));
+        TRY(quantize(s, xn, T, C));
+        TRY(project(s, w, BN_PROJ_Q, T, s->q));
+        TRY(project(s, w, BN_PROJ_K, T, s->k));
+        TRY(project(s, w, BN_PROJ_V, T, s->v));
+        for (int32_t i = 0; i < n_seq; i++) {
+            bn_context* c = seqs[i].ctx;
+            const int64_t r0 = seqs[i].row0, n = seqs[i].n;
+            uint8_t* kc = c->kv + (size_t)(2 * l) * (size_t)c->kv_layer_bytes;
+            uint8_t* vc = kc + c->kv_layer_bytes;
+            TRY(bn_rope_f32_table(s->q + r0 * C, n, H, D, s->positions + r0, c->rope_cos, c->rope_sin, c->n_ctx));
+            TRY(bn_rope_f32_table(s->k + r0 * KV, n, Hkv, D, s->positions + r0, c->rope_cos, c->rope_sin, c->n_ctx));
+            TRY(bn_kv_cache_append(c->kv_type, kc, vc, Hkv, c->n_ctx, D, seqs[i].p0, s->k + r0 * KV, s->v + r0 * KV,
+                                   n));
+            TRY(bn_attention(c->kv_type, s->q + r0 * C, n, H, Hkv, D, kc, vc, c->n_ctx, seqs[i].p0, s->att + r0 * C,
+                             c->attn_work, c->attn_work_len, c->threads));
+        }
+        TRY(bn_rmsnorm_f32(s->att, w->norm[BN_NORM_ATTN_SUB], T, C, eps, s->att));
+        TRY(quantize(s, s->att, T, C));
+        TRY(project(s, w, BN_PROJ_O, T, s->y));
+        TRY(bn_add_f32(x, s->y, T * C));
 
         /* FFN block: gate, up from one quantization of post_attention_layernorm(h) */
         TRY(bn_rmsnorm_f32(x, w->norm[BN_NORM_POST_ATTENTION], T, C, eps, xn));
-        TRY(quantize(ctx, xn, T, C));
-        TRY(project(ctx, w, BN_PROJ_GATE, T, ctx->gate));
-        TRY(project(ctx, w, BN_PROJ_UP, T, ctx->up));
-        TRY(bn_gated_act_f32((bn_activation)cfg->activation, ctx->gate, ctx->up, T * F, ctx->gate));
-        TRY(bn_rmsnorm_f32(ctx->gate, w->norm[BN_NORM_FFN_SUB], T, F, eps, ctx->gate));
-        TRY(quantize(ctx, ctx->gate, T, F));
-        TRY(project(ctx, w, BN_PROJ_DOWN, T, ctx->y));
-        TRY(bn_add_f32(x, ctx->y, T * C));
+        TRY(quantize(s, xn, T, C));
+        TRY(project(s, w, BN_PROJ_GATE, T, s->gate));
+        TRY(project(s, w, BN_PROJ_UP, T, s->up));
+        TRY(bn_gated_act_f32((bn_activation)cfg->activation, s->gate, s->up, T * F, s->gate));
+        TRY(bn_rmsnorm_f32(s->gate, w->norm[BN_NORM_FFN_SUB], T, F, eps, s->gate));
+        TRY(quantize(s, s->gate, T, F));
+        TRY(project(s, w, BN_PROJ_DOWN, T, s->y));
+        TRY(bn_add_f32(x, s->y, T * C));
 
         if (hidden && l + 1 < L) memcpy(hidden + ((l + 1) * n_total + t_off) * C, x, (size_t)(T * C) * sizeof(float));
     }
 
-    /* final norm: every row when all of them are wanted, else only the last one */
+    /* final norm: every row when all of them are wanted, else only each sequence's last one */
+    const int want_last = mode == BN_LOGITS_LAST && last_chunk;
     if (hidden || mode == BN_LOGITS_ALL) {
         TRY(bn_rmsnorm_f32(x, m->final_norm, T, C, eps, xn));
         if (hidden) memcpy(hidden + (L * n_total + t_off) * C, xn, (size_t)(T * C) * sizeof(float));
-        if (mode == BN_LOGITS_ALL) TRY(bn_lm_head(m->embedding_type, m->embedding, V, C, xn, T, logits + t_off * V, tp));
-        else if (mode == BN_LOGITS_LAST && last_chunk)
-            TRY(bn_lm_head(m->embedding_type, m->embedding, V, C, xn + (T - 1) * C, 1, logits, tp));
-    } else if (mode == BN_LOGITS_LAST && last_chunk) {
-        TRY(bn_rmsnorm_f32(x + (T - 1) * C, m->final_norm, 1, C, eps, xn));
-        TRY(bn_lm_head(m->embedding_type, m->embedding, V, C, xn, 1, logits, tp));
+        if (mode == BN_LOGITS_ALL) TRY(bn_lm_head(head_type, head, V, C, xn, T, logits + t_off * V, tp));
+        else if (want_last)
+            for (int32_t i = 0; i < n_seq; i++)
+                TRY(bn_lm_head(head_type, head, V, C, xn + (seqs[i].row0 + seqs[i].n - 1) * C, 1, logits + i * V, tp));
+    } else if (want_last) {
+        for (int32_t i = 0; i < n_seq; i++)
+            TRY(bn_rmsnorm_f32(x + (seqs[i].row0 + seqs[i].n - 1) * C, m->final_norm, 1, C, eps, xn + i * C));
+        TRY(bn_lm_head(head_type, head, V, C, xn, n_seq, logits, tp));
     }
+    return BN_OK;
+}
+
+/* Rows of logits that mode asks for, given `all` rows in total and `last` last rows; -1 for an unknown mode. */
+static int64_t logits_rows(bn_logits_mode mode, int64_t all, int64_t last) {
+    switch (mode) {
+    case BN_LOGITS_NONE: return 0;
+    case BN_LOGITS_ALL: return all;
+    case BN_LOGITS_LAST: return last;
+    default: return -1;
+    }
+}
+
+static bn_status check_tokens(const char* fn, const int32_t* tokens, int64_t n, int64_t V, int64_t first) {
+    for (int64_t t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= V)
+            return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: token %lld (id %d) is outside 0..%lld", fn,
+                           (long long)(first + t), tokens[t], (long long)(V - 1));
     return BN_OK;
 }
 
@@ -278,13 +319,8 @@ bn_status bn_context_forward(bn_context* ctx, const int32_t* tokens, int64_t n_t
         return bn_fail(BN_ERR_SHAPE, "%s: context full: %lld positions held + %lld new tokens > n_ctx %lld", fn,
                        (long long)ctx->pos, (long long)n_tokens, (long long)ctx->n_ctx);
     const int64_t V = cfg->vocab_size, C = cfg->hidden_size;
-    int64_t rows;
-    switch (logits_mode) {
-    case BN_LOGITS_NONE: rows = 0; break;
-    case BN_LOGITS_ALL: rows = n_tokens; break;
-    case BN_LOGITS_LAST: rows = 1; break;
-    default: return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: unknown logits_mode %d", fn, (int)logits_mode);
-    }
+    const int64_t rows = logits_rows(logits_mode, n_tokens, 1);
+    if (rows < 0) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: unknown logits_mode %d", fn, (int)logits_mode);
     if (rows > 0) {
         BN_REQUIRE_ARG(logits != NULL, "%s: logits must not be null", fn);
         if (logits_len < rows * V)
@@ -297,16 +333,58 @@ bn_status bn_context_forward(bn_context* ctx, const int32_t* tokens, int64_t n_t
             return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "%s: hidden_states has %lld floats, %lld needed", fn,
                            (long long)hidden_len, (long long)need);
     }
-    for (int64_t t = 0; t < n_tokens; t++)
-        if (tokens[t] < 0 || tokens[t] >= V)
-            return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: token %lld (id %d) is outside 0..%lld", fn, (long long)t,
-                           tokens[t], (long long)(V - 1));
+    TRY(check_tokens(fn, tokens, n_tokens, V, 0));
 
     for (int64_t t0 = 0; t0 < n_tokens; t0 += ctx->max_batch) {
         const int64_t T = n_tokens - t0 < ctx->max_batch ? n_tokens - t0 : ctx->max_batch;
-        TRY(forward_chunk(ctx, tokens + t0, T, ctx->pos + t0, logits, logits_mode, t0 + T == n_tokens, hidden_states,
-                          n_tokens, t0));
+        const seq_rows seq = {ctx, T, ctx->pos + t0, 0};
+        TRY(forward_pass(ctx, &seq, 1, tokens + t0, T, logits, logits_mode, t0 + T == n_tokens, hidden_states,
+                         n_tokens, t0));
     }
     ctx->pos += n_tokens;
+    return BN_OK;
+}
+
+bn_status bn_context_forward_batch(bn_context* const* ctxs, int32_t n_seqs, const int32_t* tokens,
+                                   const int64_t* n_tokens, float* logits, int64_t logits_len,
+                                   bn_logits_mode logits_mode) {
+    static const char fn[] = "bn_context_forward_batch";
+    enum { MAX_SEQS = 256 };
+    BN_REQUIRE_ARG(ctxs != NULL && tokens != NULL && n_tokens != NULL, "%s: ctxs, tokens and n_tokens must not be null",
+                   fn);
+    BN_REQUIRE_ARG(n_seqs >= 1 && n_seqs <= MAX_SEQS, "%s: n_seqs (%d) is outside 1..%d", fn, (int)n_seqs, MAX_SEQS);
+    bn_context* s = ctxs[0];
+    BN_REQUIRE_ARG(s != NULL, "%s: ctxs[0] must not be null", fn);
+    const bn_model* m = s->model;
+    const int64_t V = m->cfg.vocab_size;
+    seq_rows seqs[MAX_SEQS];
+    int64_t total = 0;
+    for (int32_t i = 0; i < n_seqs; i++) {
+        bn_context* c = ctxs[i];
+        BN_REQUIRE_ARG(c != NULL, "%s: ctxs[%d] must not be null", fn, (int)i);
+        BN_REQUIRE_ARG(c->model == m, "%s: ctxs[%d] runs another model than ctxs[0]", fn, (int)i);
+        for (int32_t j = 0; j < i; j++)
+            BN_REQUIRE_ARG(ctxs[j] != c, "%s: ctxs[%d] and ctxs[%d] are the same context", fn, (int)j, (int)i);
+        BN_REQUIRE_ARG(n_tokens[i] >= 1, "%s: n_tokens[%d] (%lld) < 1", fn, (int)i, (long long)n_tokens[i]);
+        if (n_tokens[i] > c->n_ctx - c->pos)
+            return bn_fail(BN_ERR_SHAPE, "%s: context %d full: %lld positions held + %lld new tokens > n_ctx %lld", fn,
+                           (int)i, (long long)c->pos, (long long)n_tokens[i], (long long)c->n_ctx);
+        TRY(check_tokens(fn, tokens + total, n_tokens[i], V, total));
+        seqs[i] = (seq_rows){c, n_tokens[i], c->pos, total};
+        total += n_tokens[i];
+    }
+    if (total > s->max_batch)
+        return bn_fail(BN_ERR_SHAPE, "%s: %lld tokens in all exceed ctxs[0]'s max_batch %lld", fn, (long long)total,
+                       (long long)s->max_batch);
+    const int64_t rows = logits_rows(logits_mode, total, n_seqs);
+    if (rows < 0) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: unknown logits_mode %d", fn, (int)logits_mode);
+    if (rows > 0) {
+        BN_REQUIRE_ARG(logits != NULL, "%s: logits must not be null", fn);
+        if (logits_len < rows * V)
+            return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "%s: logits has %lld floats, %lld needed", fn,
+                           (long long)logits_len, (long long)(rows * V));
+    }
+    TRY(forward_pass(s, seqs, n_seqs, tokens, total, logits, logits_mode, 1, NULL, total, 0));
+    for (int32_t i = 0; i < n_seqs; i++) ctxs[i]->pos += n_tokens[i];
     return BN_OK;
 }

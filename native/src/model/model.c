@@ -144,9 +144,8 @@ bn_status bn_model_set_final_norm(bn_model* model, const float* weight, int64_t 
     return BN_OK;
 }
 
-bn_status bn_model_set_embedding(bn_model* model, bn_dtype type, const void* table, int64_t size) {
-    static const char fn[] = "bn_model_set_embedding";
-    BN_REQUIRE_ARG(model != NULL && table != NULL, "%s: model and table must not be null", fn);
+/* A (vocab, hidden) table of `type` in `size` bytes: checks the size for the function `fn` names. */
+static bn_status check_table(const bn_model* model, const char* fn, bn_dtype type, int64_t size) {
     int64_t row;
     bn_status st = bn_dtype_row_size(type, model->cfg.hidden_size, &row);
     if (st != BN_OK) return st;
@@ -155,8 +154,30 @@ bn_status bn_model_set_embedding(bn_model* model, bn_dtype type, const void* tab
         return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "%s: (%lld, %lld) needs %lld bytes, got %lld", fn, (long long)V,
                        (long long)model->cfg.hidden_size, row > INT64_MAX / V ? -1LL : (long long)(row * V),
                        (long long)size);
+    return BN_OK;
+}
+
+bn_status bn_model_set_embedding(bn_model* model, bn_dtype type, const void* table, int64_t size) {
+    static const char fn[] = "bn_model_set_embedding";
+    BN_REQUIRE_ARG(model != NULL && table != NULL, "%s: model and table must not be null", fn);
+    bn_status st = check_table(model, fn, type, size);
+    if (st != BN_OK) return st;
     model->embedding = table;
     model->embedding_type = type;
+    return BN_OK;
+}
+
+bn_status bn_model_set_lm_head(bn_model* model, bn_dtype type, const void* table, int64_t size) {
+    static const char fn[] = "bn_model_set_lm_head";
+    BN_REQUIRE_ARG(model != NULL, "%s: model must not be null", fn);
+    if (!table) { /* back to the tied head */
+        model->lm_head = NULL;
+        return BN_OK;
+    }
+    bn_status st = check_table(model, fn, type, size);
+    if (st != BN_OK) return st;
+    model->lm_head = table;
+    model->lm_head_type = type;
     return BN_OK;
 }
 

@@ -23,10 +23,16 @@ struct bn_model {
     const float* final_norm;  /* hidden */
     const void* embedding;    /* (vocab, hidden) of embedding_type; also the tied LM head */
     bn_dtype embedding_type;
+    const void* lm_head;      /* (vocab, hidden) of lm_head_type: an untied head, or NULL (tied: the embedding) */
+    bn_dtype lm_head_type;
     atomic_int n_contexts; /* live contexts: the model may not be destroyed under them */
 };
 
 /* (rows, cols) = (out, in) of a projection: the matmul's (M, K). */
+/* The LM head the forward pass multiplies by: the untied head when set, else the embedding. */
+static inline const void* bn_model_head(const bn_model* m) { return m->lm_head ? m->lm_head : m->embedding; }
+static inline bn_dtype bn_model_head_type(const bn_model* m) { return m->lm_head ? m->lm_head_type : m->embedding_type; }
+
 void bn_model_proj_shape(const bn_model* m, bn_proj proj, int64_t* rows, int64_t* cols);
 
 #endif
