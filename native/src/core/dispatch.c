@@ -90,6 +90,18 @@ static const bn_installer g_installers[] = {
 #if defined(__aarch64__) || defined(_M_ARM64)
     {BN_CPU_NEON, bn_install_dot_neon},
 #endif
+    {0, bn_install_sgemm_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_sgemm_avx2},
+    {BN_X86_AVX512, bn_install_sgemm_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_sgemm_neon},
+#endif
+    {0, bn_install_exp_sum_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_exp_sum_avx2},
+#endif
 };
 
 bn_kernel_table bn_kernels;

@@ -13,6 +13,8 @@
 
 #include "bitnet.h"
 #include "kernels/forward_ops.h"
+#include "kernels/sgemm.h"
+#include "kernels/exp_sum.h"
 
 /* max |x[i]| over x[0..n) (0 for n == 0). NaN handling is the caller's: inputs are finite. */
 typedef float bn_abs_max_f32_fn(const float* x, int64_t n);
@@ -46,7 +48,9 @@ typedef void bn_quantize_ternary_fn(const float* x, int64_t n, float s, int8_t* 
     X(quantize_act_i8) \
     X(abs_sum_f64) \
     X(quantize_ternary) \
-    BN_FORWARD_KERNEL_OPS(X)
+    BN_FORWARD_KERNEL_OPS(X) \
+    BN_SGEMM_KERNEL_OPS(X) \
+    BN_EXP_SUM_KERNEL_OPS(X)
 
 typedef struct bn_kernel_table {
 #define BN_KERNEL_FIELD(op) bn_##op##_fn* op; const char* op##_impl;
