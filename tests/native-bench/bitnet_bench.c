@@ -25,6 +25,10 @@ static const bn_bench_command k_commands[] = {
      bn_bench_quant},
     {"stream", "stream [--json]   STREAM-style read bandwidth, 1 and 2 threads (the bandwidth floor)", bn_bench_stream},
     {"matmul", "matmul [--help]   ternary GEMV/GEMM on the 2B4T shapes, cache-resident and streaming", bn_bench_matmul},
+    {"train", "train [--help]   bn_trainer tokens/s (forward_backward + AdamW step) at 1 and 2 threads, by phase",
+     bn_bench_train},
+    {"sgemm", "sgemm [--min-time S] [--threads A,B]   GFLOP/s of the float GEMM (bn_sgemm) on training shapes",
+     bn_bench_sgemm},
 };
 #define BN_N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 
