@@ -12,6 +12,7 @@ typedef struct sgemm_run {
     const bn_kernel_table* t;
     const bn_sgemm_job* g;
     bn_sgemm_panel panel; /* the current panel */
+    int64_t mc, nc;       /* block size: <= BN_SGEMM_MC x BN_SGEMM_NC */
     int64_t blocks_n;     /* blocks across the panel */
     float* work;          /* BN_SGEMM_WORK_FLOATS per worker */
     int32_t n_workers;
@@ -29,9 +30,9 @@ static void block_items(void* ctx, int64_t b0, int64_t b1, int32_t worker) {
     /* a call nested inside another pool's job runs serially on one thread, so any one slot is free */
     float* work = r->work + (int64_t)(worker < r->n_workers ? worker : 0) * BN_SGEMM_WORK_FLOATS;
     for (int64_t b = b0; b < b1; b++) {
-        int64_t i0 = (b / r->blocks_n) * BN_SGEMM_MC, j0 = r->panel.j0 + (b % r->blocks_n) * BN_SGEMM_NC;
-        int64_t i1 = i0 + BN_SGEMM_MC < r->g->M ? i0 + BN_SGEMM_MC : r->g->M;
-        int64_t j1 = j0 + BN_SGEMM_NC < r->panel.j1 ? j0 + BN_SGEMM_NC : r->panel.j1;
+        int64_t i0 = (b / r->blocks_n) * r->mc, j0 = r->panel.j0 + (b % r->blocks_n) * r->nc;
+        int64_t i1 = i0 + r->mc < r->g->M ? i0 + r->mc : r->g->M;
+        int64_t j1 = j0 + r->nc < r->panel.j1 ? j0 + r->nc : r->panel.j1;
         r->t->sgemm_block(r->g, &r->panel, i0, i1, j0, j1, work);
     }
 }
@@ -82,13 +83,21 @@ bn_status bn_sgemm_with(const bn_kernel_table* t, int32_t trans_a, int32_t trans
                                  (void**)&scratch);
     if (st != BN_OK) return st;
 
-    sgemm_run r = {t, &g, {0, 0, 0, 0, scratch}, 0, scratch + bp_floats, n_workers};
-    int64_t blocks_m = (M + BN_SGEMM_MC - 1) / BN_SGEMM_MC;
+    sgemm_run r = {t, &g, {0, 0, 0, 0, scratch}, BN_SGEMM_MC, BN_SGEMM_NC, 0, scratch + bp_floats, n_workers};
+    /* Smaller blocks where a panel would give each thread under 4 (sgemm.h: this changes no bit of C). Narrower
+     * first: a block repacks its rows of A per K chunk, whatever its width. */
+    while (n_workers > 1 && r.nc > BN_SGEMM_MIN_NC &&
+           ((M + r.mc - 1) / r.mc) * ((np + r.nc - 1) / r.nc) < 4 * (int64_t)n_workers)
+        r.nc /= 2;
+    while (n_workers > 1 && r.mc > BN_SGEMM_MIN_MC &&
+           ((M + r.mc - 1) / r.mc) * ((np + r.nc - 1) / r.nc) < 4 * (int64_t)n_workers)
+        r.mc /= 2;
+    int64_t blocks_m = (M + r.mc - 1) / r.mc;
     /* panels column-major: a block of C takes its K panels in ascending order, one after the other */
     for (int64_t j0 = 0; j0 < N && st == BN_OK; j0 += np) {
         r.panel.j0 = j0;
         r.panel.j1 = j0 + np < N ? j0 + np : N;
-        r.blocks_n = (r.panel.j1 - j0 + BN_SGEMM_NC - 1) / BN_SGEMM_NC;
+        r.blocks_n = (r.panel.j1 - j0 + r.nc - 1) / r.nc;
         for (int64_t k0 = 0; k0 < K && st == BN_OK; k0 += kp) {
             r.panel.k0 = k0;
             r.panel.k1 = k0 + kp < K ? k0 + kp : K;

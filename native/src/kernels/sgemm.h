@@ -3,13 +3,17 @@
  *
  * How the work is cut (GotoBLAS / BLIS): op(B) is packed a panel at a time, up to BN_SGEMM_KP rows of K by
  * bn_sgemm_panel_cols() columns (about 4 MiB), into strips NR columns wide laid out k-major, [strip][k][NR],
- * zero-padded. C's columns of the panel are then split into blocks of BN_SGEMM_MC rows x BN_SGEMM_NC columns,
- * one block per parallel item. A block walks the panel's K rows in chunks of BN_SGEMM_KC: it packs its rows of
- * op(A) for the chunk into strips MR rows tall, [strip][k][MR], and runs an MR x NR register-tile micro-kernel
- * over every (A strip, B strip) pair, adding the chunk's sum into C. All sizes are constants, so every element
- * of C is summed in the same order (k ascending, one partial sum per K chunk) whatever the thread count. MR and
- * NR belong to an instruction set (AVX2 6x16, AVX-512 12x32, NEON 8x12); BN_SGEMM_MC and BN_SGEMM_NC are
- * multiples of every one of them.
+ * zero-padded. C's columns of the panel are then split into blocks of at most BN_SGEMM_MC rows x BN_SGEMM_NC
+ * columns, one block per parallel item. A block walks the panel's K rows in chunks of BN_SGEMM_KC: it packs
+ * its rows of op(A) for the chunk into strips MR rows tall, [strip][k][MR], and runs an MR x NR register-tile
+ * micro-kernel over every (A strip, B strip) pair, adding the chunk's sum into C. MR and NR belong to an
+ * instruction set (AVX2 6x16, AVX-512 12x32, NEON 8x12).
+ *
+ * Why the thread count cannot change a bit: an element of C is summed k ascending with one partial sum per K
+ * chunk, and the chunks (KC within KP panels) are constants; blocks start at multiples of BN_SGEMM_MIN_MC rows
+ * and BN_SGEMM_MIN_NC columns, multiples of every MR and NR, so the grid of register tiles (and which of them
+ * are edge tiles) is the same however C is cut into blocks. The driver therefore cuts smaller blocks when a
+ * panel has few blocks for many threads.
  *
  * The scalar reference sums each element over a panel's K rows (all of K when K <= BN_SGEMM_KP) in one float,
  * k ascending, reading A and B in place (its pack_b does nothing); vector versions differ from it only by float
@@ -34,12 +38,12 @@ typedef struct bn_sgemm_job {
     int64_t ldc;
 } bn_sgemm_job;
 
-#ifndef BN_SGEMM_MC /*EXPERIMENT*/
 #define BN_SGEMM_MC 96
 #define BN_SGEMM_NC 384
 #define BN_SGEMM_KC 256
 #define BN_SGEMM_KP 1024
-#endif /*EXPERIMENT*/
+#define BN_SGEMM_MIN_MC 24
+#define BN_SGEMM_MIN_NC 96
 /* The widest NR of any instruction set: a packed panel of n columns takes (n + BN_SGEMM_NR_MAX) floats per row. */
 #define BN_SGEMM_NR_MAX 32
 /* The scratch one block needs (floats): packed A (MC x KC) and one MR x NR edge tile. */
@@ -52,7 +56,7 @@ typedef struct bn_sgemm_panel {
 } bn_sgemm_panel;
 
 /* pack_b: packs rows [k_from, k_to) of the panel (several calls with disjoint ranges fill it in parallel).
- * block: C[i0:i1, j0:j1] (a block: i1 - i0 <= MC, j1 - j0 <= NC, j0 - panel j0 a multiple of NC) gets
+ * block: C[i0:i1, j0:j1] (i1 - i0 <= MC, j1 - j0 <= NC, j0 - the panel's j0 a multiple of BN_SGEMM_MIN_NC) gets
  *   alpha * sum over the panel's k of op(A)[i][k] op(B)[k][j], added to beta * C when the panel starts at k 0
  *   and to C otherwise; `work` (BN_SGEMM_WORK_FLOATS floats) is scratch. alpha != 0 and K > 0 (the driver
  *   handles the other cases). */

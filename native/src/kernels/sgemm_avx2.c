@@ -7,14 +7,14 @@
 #define MR 6
 #define NR 16
 
-/* the epilogue of one row: c = alpha * acc (+ beta * c) */
+/* the epilogue of one row: c = fma(beta, c, alpha * acc), or alpha * acc when beta == 0 */
 #define STORE_ROW(r)                                                                                            \
     do {                                                                                                        \
         float* cr = c + (r) * ldc;                                                                              \
         __m256 t0 = _mm256_mul_ps(va, c##r##0), t1 = _mm256_mul_ps(va, c##r##1);                                \
         if (beta != 0.0f) {                                                                                     \
-            t0 = _mm256_add_ps(t0, _mm256_mul_ps(vb, _mm256_loadu_ps(cr)));                                     \
-            t1 = _mm256_add_ps(t1, _mm256_mul_ps(vb, _mm256_loadu_ps(cr + 8)));                                 \
+            t0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), t0);                                                  \
+            t1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), t1);                                              \
         }                                                                                                       \
         _mm256_storeu_ps(cr, t0);                                                                               \
         _mm256_storeu_ps(cr + 8, t1);                                                                           \

@@ -8,14 +8,14 @@
 #define MR 12
 #define NR 32
 
-/* the epilogue of one row: c = alpha * acc (+ beta * c) */
+/* the epilogue of one row: c = fma(beta, c, alpha * acc), or alpha * acc when beta == 0 */
 #define STORE_ROW(r)                                                                                            \
     do {                                                                                                        \
         float* cr = c + (r) * ldc;                                                                              \
         __m512 t0 = _mm512_mul_ps(va, c##r##0), t1 = _mm512_mul_ps(va, c##r##1);                                \
         if (beta != 0.0f) {                                                                                     \
-            t0 = _mm512_add_ps(t0, _mm512_mul_ps(vb, _mm512_loadu_ps(cr)));                                     \
-            t1 = _mm512_add_ps(t1, _mm512_mul_ps(vb, _mm512_loadu_ps(cr + 16)));                                \
+            t0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr), t0);                                                  \
+            t1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + 16), t1);                                             \
         }                                                                                                       \
         _mm512_storeu_ps(cr, t0);                                                                               \
         _mm512_storeu_ps(cr + 16, t1);                                                                          \

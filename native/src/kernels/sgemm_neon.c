@@ -7,16 +7,16 @@
 #define MR 8
 #define NR 12
 
-/* the epilogue of one row: c = alpha * acc (+ beta * c) */
+/* the epilogue of one row: c = fma(beta, c, alpha * acc), or alpha * acc when beta == 0 */
 #define STORE_ROW(r)                                                                                            \
     do {                                                                                                        \
         float* cr = c + (r) * ldc;                                                                              \
         float32x4_t t0 = vmulq_n_f32(c##r##0, alpha), t1 = vmulq_n_f32(c##r##1, alpha),                         \
                     t2 = vmulq_n_f32(c##r##2, alpha);                                                           \
         if (beta != 0.0f) {                                                                                     \
-            t0 = vaddq_f32(t0, vmulq_n_f32(vld1q_f32(cr), beta));                                               \
-            t1 = vaddq_f32(t1, vmulq_n_f32(vld1q_f32(cr + 4), beta));                                           \
-            t2 = vaddq_f32(t2, vmulq_n_f32(vld1q_f32(cr + 8), beta));                                           \
+            t0 = vfmaq_n_f32(t0, vld1q_f32(cr), beta);                                                          \
+            t1 = vfmaq_n_f32(t1, vld1q_f32(cr + 4), beta);                                                      \
+            t2 = vfmaq_n_f32(t2, vld1q_f32(cr + 8), beta);                                                      \
         }                                                                                                       \
         vst1q_f32(cr, t0);                                                                                      \
         vst1q_f32(cr + 4, t1);                                                                                  \
