@@ -112,6 +112,28 @@ public sealed class GenerationTests
         Assert.That(after.Result.TokenIds, Is.EqualTo(want.Result.TokenIds));
     }
 
+    /// <summary>The KV cache and scratch come from the session's pool: after a cancelled stream the session's positions
+    /// are released (rolled back), and disposing it returns every byte to the pool.</summary>
+    [Test]
+    public async Task CancelledStream_ThenDispose_ReturnsTheKvCacheToThePool()
+    {
+        using var pool = new NativeMemoryPool();
+        ulong before = pool.Stats.BytesInUse;
+        var session = s_model.CreateSession(new SessionOptions { Threads = 1, Pool = pool });
+        ulong held = pool.Stats.BytesInUse;
+        Assert.That(held, Is.GreaterThan(before), "the cache is drawn from the session's pool");
+        using var cts = new CancellationTokenSource();
+        await Assert.ThrowsAsync(Is.InstanceOf<OperationCanceledException>(), async () =>
+        {
+            await foreach (string _ in session.GenerateAsync(Prompt(), new GenerationOptions { Temperature = 0, MaxTokens = 100, StopAtStopTokens = false }, cts.Token))
+                cts.Cancel();
+        });
+        Assert.That(session.Position, Is.EqualTo(0), "the cancelled prompt and tokens no longer occupy the cache");
+        Assert.That(pool.Stats.BytesInUse, Is.EqualTo(held), "generation allocates nothing more from the pool");
+        session.Dispose();
+        Assert.That(pool.Stats.BytesInUse, Is.EqualTo(before), "disposing the session frees its KV cache");
+    }
+
     [Test]
     public async Task BreakingOutOfTheStream_RollsBack()
     {
