@@ -26,6 +26,11 @@ function Publish-Cli {
         "-p:PublishAot=true", "-o", $out) + $Props)
     New-Item -ItemType Directory -Force (Join-Path $Artifacts "bin") | Out-Null
     Copy-Item (Join-Path $out "bitnet.exe") (Join-Path $Artifacts "bin/bitnet.exe") -Force
+    # SkiaSharp / HarfBuzzSharp (loss.png of `bitnet train`) load their native libraries from beside the executable
+    foreach ($lib in @("libSkiaSharp.dll", "libHarfBuzzSharp.dll")) {
+        $p = Join-Path $out $lib
+        if (Test-Path $p) { Copy-Item $p (Join-Path $Artifacts "bin/") -Force }
+    }
     Copy-Item (Join-Path $NativeDir "bitnet.dll") (Join-Path $Artifacts "bin/") -Force
 }
 

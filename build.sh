@@ -6,6 +6,7 @@
 #   ./build.sh test       the same, then every test suite; the last line is "N passed, N failed[, N skipped]"
 #   ./build.sh bindings   regenerate managed/BitNet/Interop/NativeMethods.g.cs from native/include/bitnet.h
 #   ./build.sh publish    only (re)publish the NativeAOT CLI
+#   ./build.sh data       training text: the King James Bible (Debian's bible-kjv, public domain) -> build/data/kjv.txt
 #
 # Environment: BN_SKIP_INSTALL=1 skips the apt step; BN_JOBS sets build parallelism (default: nproc);
 # BN_SKIP_ARM64=1 skips the arm64-under-qemu suite; BN_SKIP_ASAN=1 skips the sanitizer suite.
@@ -48,8 +49,13 @@ ensure_deps() {
   if [[ "$RID" == linux-x64 ]]; then
     pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
   fi
+  apt_install "${pkgs[@]}"
+}
+
+# apt_install PKG...: installs the Debian packages that are not installed yet (apt-get update first).
+apt_install() {
   local missing=()
-  for p in "${pkgs[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -91,6 +97,11 @@ publish_cli() {
   mkdir -p "$ARTIFACTS/bin"
   cp "$out/bitnet" "$ARTIFACTS/bin/bitnet.tmp"
   mv -f "$ARTIFACTS/bin/bitnet.tmp" "$ARTIFACTS/bin/bitnet"
+  # SkiaSharp and HarfBuzzSharp (ScottPlot: `bitnet train` draws loss.png) load their native libraries from beside it
+  local lib
+  for lib in "$out"/libSkiaSharp.* "$out"/libHarfBuzzSharp.*; do
+    if [[ -e "$lib" ]]; then cp "$lib" "$ARTIFACTS/bin/"; fi
+  done
   # the shared library too, for C users and for tools that load it beside the CLI
   cp "$BUILD/native-release/native/$NATIVE_LIB" "$ARTIFACTS/bin/"
 }
@@ -100,6 +111,9 @@ fetch_assets() {
   # shellcheck source=bench/tokenizer-reference/fetch-llama3.sh
   source "$ROOT/bench/tokenizer-reference/fetch-llama3.sh"
   fetch_llama3_tokenizer "$ROOT" >/dev/null || log "warning: could not fetch the Llama-3 tokenizer; its tests will be skipped"
+  # shellcheck source=bench/tokenizer-reference/fetch-llama2.sh
+  source "$ROOT/bench/tokenizer-reference/fetch-llama2.sh"
+  fetch_llama2_tokenizer "$ROOT" >/dev/null || log "warning: could not fetch the SentencePiece (llama2) tokenizer; its tests will be skipped"
 }
 
 build_all() {
@@ -202,6 +216,23 @@ run_tests() {
   ((FAILED == 0 && ${#SUITE_FAILURES[@]} == 0))
 }
 
+# --- training data -----------------------------------------------------------------------------------------
+# The King James Bible from Debian's bible-kjv (the `bible` program) and bible-kjv-text (its text; both public
+# domain): `bible -f gen1:1-rev22:21` prints the 31102 verses one per line as "Ge1:1 In the beginning...";
+# the reference before the first space is stripped. build/data/kjv.txt: ~4.1 MB of ASCII, one verse per line.
+fetch_kjv() {
+  [[ "${BN_SKIP_INSTALL:-0}" == 1 ]] || { command -v apt-get >/dev/null && apt_install bible-kjv bible-kjv-text; }
+  command -v bible >/dev/null || die "the 'bible' program is missing: install Debian's bible-kjv and bible-kjv-text"
+  local out="$BUILD/data/kjv.txt" lines
+  mkdir -p "$BUILD/data"
+  bible -f gen1:1-rev22:21 | sed -E 's/^[1-4]?[A-Za-z]+[0-9]+:[0-9]+ //' > "$out.tmp"
+  lines=$(wc -l < "$out.tmp")
+  [[ "$lines" == 31102 ]] || { rm -f "$out.tmp"; die "bible printed $lines verses, 31102 expected"; }
+  if grep -qE '^[1-4]?[A-Za-z]+[0-9]+:[0-9]+ ' "$out.tmp"; then rm -f "$out.tmp"; die "a verse reference was not stripped"; fi
+  mv -f "$out.tmp" "$out"
+  log "wrote $out ($(wc -c < "$out") bytes, $lines verses)"
+}
+
 # --- main job ----------------------------------------------------------------------------------------------
 # Until a trained default model ships (the training issue), the main job generates from the tiny fixture model
 # (random weights: the text is not meant to read well; it shows the whole path from files to tokens).
@@ -227,5 +258,6 @@ case "$MODE" in
     dotnet run --project "$ROOT/bindings/BitNet.Bindings.Tool" -c Release -- \
       "$ROOT/native/include/bitnet.h" "$ROOT/managed/BitNet/Interop/NativeMethods.g.cs" ;;
   publish) build_native_release; publish_cli ;;
-  *) die "unknown mode '$MODE' (use: build, run, test, bindings, publish)" ;;
+  data) fetch_kjv ;;
+  *) die "unknown mode '$MODE' (use: build, run, test, bindings, publish, data)" ;;
 esac

@@ -55,6 +55,9 @@ public static class CliApplication
             GenerateCommand.Create(context),
             ChatCommand.Create(context),
             BenchCommand.Create(context),
+            TrainStepCommand.Create(context),
+            EvalCommand.Create(context),
+            TrainCommand.Create(context),
         };
         return root;
     }

@@ -9,4 +9,5 @@ namespace BitNet.Cli;
 [JsonSerializable(typeof(InfoReport))]
 [JsonSerializable(typeof(InspectReport))]
 [JsonSerializable(typeof(BenchReport))]
+[JsonSerializable(typeof(EvalReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
