@@ -102,6 +102,12 @@ static const bn_installer g_installers[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     {BN_X86_AVX2, bn_install_exp_sum_avx2},
 #endif
+    /* the same needs as the dot rows: each version equals the dot_f32 / axpy_f32 it is installed with */
+    {0, bn_install_attn_tile_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_attn_tile_avx2},
+    {BN_X86_AVX512, bn_install_attn_tile_avx512},
+#endif
 };
 
 bn_kernel_table bn_kernels;

@@ -15,6 +15,7 @@
 #include "kernels/forward_ops.h"
 #include "kernels/sgemm.h"
 #include "kernels/exp_sum.h"
+#include "kernels/attention_tile.h"
 
 /* max |x[i]| over x[0..n) (0 for n == 0). NaN handling is the caller's: inputs are finite. */
 typedef float bn_abs_max_f32_fn(const float* x, int64_t n);
@@ -30,6 +31,16 @@ typedef void bn_tmatmul_i2_gemv_fn(const uint8_t* w, int64_t K, int64_t r0, int6
 typedef void bn_tmatmul_i2_gemm_fn(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                                    const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
                                    int64_t ldy);
+
+/* Several matrices of one K over the same activations as ONE parallel job (q, k, v of a layer; gate, up): the
+ * output rows of all n matrices are one range that the threads split, so a layer pays one fork/join where it
+ * paid n, and a GEMV gives each thread an equal share of the weight bytes of the whole group. Matrix i is
+ * (M[i], K) at w[i] with scale w_scale[i] and writes y[i] (T, M[i]); every element is bit-identical to
+ * bn_tmatmul_i8 on that matrix alone. n in 1..BN_TMATMUL_MULTI_MAX. */
+#define BN_TMATMUL_MULTI_MAX 4
+bn_status bn_tmatmul_i8_multi(bn_tlayout layout, int32_t n, const uint8_t* const* w, const int64_t* M, int64_t K,
+                              const float* w_scale, const int8_t* q, const float* a, const int32_t* q_sum,
+                              int64_t T, float* const* y, bn_threadpool* pool);
 
 /* Quantizers (kernels/quantize.c defines each exactly; vector versions give the same bytes).
  * quantize_act_i8: HF ActQuant on one row: a = 127.0f / max(max|x|, 1e-5f), q[i] = clamp(rne(x[i] * a), -128, 127);
@@ -50,7 +61,8 @@ typedef void bn_quantize_ternary_fn(const float* x, int64_t n, float s, int8_t* 
     X(quantize_ternary) \
     BN_FORWARD_KERNEL_OPS(X) \
     BN_SGEMM_KERNEL_OPS(X) \
-    BN_EXP_SUM_KERNEL_OPS(X)
+    BN_EXP_SUM_KERNEL_OPS(X) \
+    BN_ATTN_TILE_KERNEL_OPS(X)
 
 typedef struct bn_kernel_table {
 #define BN_KERNEL_FIELD(op) bn_##op##_fn* op; const char* op##_impl;

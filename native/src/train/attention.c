@@ -1,20 +1,28 @@
 /* Causal grouped-query attention for training over B sequences of T tokens (positions 0..T-1), HF eager
- * attention in float32, the same arithmetic as inference's bn_attention (dot_f32, softmax_f32 and axpy_f32
- * kernels in the same order), so forward equals bn_attention over a cache holding the same k and v.
+ * attention in float32, the same arithmetic as inference's bn_attention: the attn_* tile kernels
+ * (kernels/attention_tile.h) give, bit for bit, the dot_f32 / softmax_f32 / axpy_f32 sequence bn_attention runs,
+ * so forward equals bn_attention over a cache holding the same k and v.
  * Layouts: q, dq, out, dout (B,T,H,D); k, v, dk, dv (B,T,Hkv,D); probs (B,H,T,T), row t holding t+1 values.
- * Head h reads kv head h / (H/Hkv) (repeat_kv). With scale = D^-0.5 (rounded to float as HF does):
+ * Head h reads kv head h / (H / Hkv) (repeat_kv). With scale = D^-0.5 (rounded to float as HF does):
  *   forward:  s_tp = (q_t . k_p) scale (p <= t);  P_t = softmax(s_t);  out_t = sum_p P_tp v_p
  *   backward: dP_tp = dout_t . v_p;  dS_tp = P_tp (dP_tp - sum_p' P_tp' dP_tp') scale
  *             dq_t += sum_p dS_tp k_p;   dk_p += sum_t dS_tp q_t;   dv_p += sum_t P_tp dout_t
- * Forward splits the B*H*T query rows over the pool. Backward splits the B*Hkv kv heads: a kv head's query
- * heads are walked by one thread in a fixed order (h, then t, then p), so dk and dv need no atomics and no
- * result depends on the thread count. work: T floats per thread (one row of dS); as bn_attention, do not call
- * it from inside another pool's job. */
+ * Both walk tiles of ATTN_TILE query rows (t0..t0+R-1 of one head) against keys 0..t0+R-1, so each key row is
+ * loaded once per tile, not once per query row; the few scores past the diagonal inside a tile are computed and
+ * then dropped (forward: overwritten by the softmax row's zeros; backward: dS and P set to 0 there, which adds
+ * exact zeros to dk and dv).
+ * Forward splits the B*H*(T/ATTN_TILE) tiles over the pool (rows are independent). Backward splits the B*Hkv kv
+ * heads: a kv head's query heads are walked by one thread in a fixed order (h, then tile, then key p, then row),
+ * so dk and dv need no atomics and no result depends on the thread count. work: 2 ATTN_TILE T floats per thread
+ * (a tile's dS and masked P); as bn_attention, do not call it from inside another pool's job. */
 #include <math.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "kernels/kernels.h"
+
+enum { ATTN_TILE = 16,    /* query rows per tile */
+       ATTN_DQ_CHUNK = 64 /* columns of a tile's dq rows summed at a time (a stack buffer) */ };
 
 static bn_status check_shape(const char* fn, int64_t B, int64_t T, int64_t H, int64_t Hkv, int64_t D) {
     BN_REQUIRE_ARG(B >= 0 && T >= 0 && H > 0 && Hkv > 0 && D > 0,
@@ -30,7 +38,7 @@ static bn_status check_shape(const char* fn, int64_t B, int64_t T, int64_t H, in
 bn_status bn_train_attention_work_size(const bn_threadpool* pool, int64_t T, int64_t* out) {
     BN_REQUIRE_ARG(out != NULL, "bn_train_attention_work_size: out must not be null");
     BN_REQUIRE_ARG(T >= 0, "bn_train_attention_work_size: T (%lld) is negative", (long long)T);
-    *out = (pool ? bn_threadpool_size(pool) : 1) * T;
+    *out = (pool ? bn_threadpool_size(pool) : 1) * 2 * ATTN_TILE * T;
     return BN_OK;
 }
 
@@ -44,24 +52,27 @@ typedef struct attn_job {
 /* HF multiplies the float scores by the Python float head_dim**-0.5, which torch rounds to float */
 static float attn_scale(int64_t D) { return (float)(1.0 / sqrt((double)D)); }
 
-/* query rows [u0, u1) of B*H*T, u = (b*H + h)*T + t */
-static void attn_fwd_rows(void* ctx, int64_t u0, int64_t u1, int32_t worker) {
+static int64_t n_tiles(int64_t T) { return (T + ATTN_TILE - 1) / ATTN_TILE; }
+
+/* tiles [u0, u1) of B*H*n_tiles(T), u = (b*H + h)*n_tiles + i: query rows t0 = i*ATTN_TILE.. of head h */
+static void attn_fwd_tiles(void* ctx, int64_t u0, int64_t u1, int32_t worker) {
     (void)worker;
     const attn_job* j = ctx;
-    const int64_t T = j->T, H = j->H, Hkv = j->Hkv, D = j->D;
+    const int64_t T = j->T, H = j->H, Hkv = j->Hkv, D = j->D, nt = n_tiles(T);
+    const int64_t qs = H * D, ks = Hkv * D; /* row strides of q and k */
     for (int64_t u = u0; u < u1; u++) {
-        const int64_t t = u % T, bh = u / T, h = bh % H, b = bh / H, kvh = h / (H / Hkv);
-        const float* qv = j->q + ((b * T + t) * H + h) * D;
-        const float* K = j->k + (b * T * Hkv + kvh) * D; /* row p at K + p*Hkv*D */
+        const int64_t i = u % nt, bh = u / nt, h = bh % H, b = bh / H, kvh = h / (H / Hkv);
+        const int64_t t0 = i * ATTN_TILE, R = T - t0 < ATTN_TILE ? T - t0 : ATTN_TILE, n = t0 + R;
+        const float* K = j->k + (b * T * Hkv + kvh) * D; /* row p at K + p*ks */
         const float* V = j->v + (b * T * Hkv + kvh) * D;
-        float* s = j->probs_out + u * T;
-        float* o = j->out + ((b * T + t) * H + h) * D;
-        const int64_t n = t + 1;
-        for (int64_t p = 0; p < n; p++) s[p] = bn_kernels.dot_f32(qv, K + p * Hkv * D, D) * j->scale;
-        bn_kernels.softmax_f32(s, n);
-        memset(s + n, 0, (size_t)(T - n) * sizeof *s);
-        memset(o, 0, (size_t)D * sizeof *o);
-        for (int64_t p = 0; p < n; p++) bn_kernels.axpy_f32(s[p], V + p * Hkv * D, D, o);
+        float* S = j->probs_out + (bh * T + t0) * T; /* row r at S + r*T */
+        bn_kernels.attn_scores_f32(j->q + ((b * T + t0) * H + h) * D, qs, R, K, ks, n, D, j->scale, S, T);
+        for (int64_t r = 0; r < R; r++) {
+            const int64_t m = t0 + r + 1; /* keys 0..t */
+            bn_kernels.softmax_f32(S + r * T, m);
+            memset(S + r * T + m, 0, (size_t)(T - m) * sizeof *S);
+        }
+        bn_kernels.attn_wsum_f32(S, T, R, t0 + 1, V, ks, D, j->out + ((b * T + t0) * H + h) * D, qs);
     }
 }
 
@@ -75,16 +86,17 @@ bn_status bn_train_attention_forward(const float* q, const float* k, const float
                    "%s: q, k, v, probs and out must not be null", fn);
     bn_kernels_init();
     attn_job j = {q, k, v, NULL, NULL, T, H, Hkv, D, attn_scale(D), out, probs, NULL, NULL, NULL, NULL};
-    return bn_threadpool_parallel_for(pool, B * H * T, 1, attn_fwd_rows, &j);
+    return bn_threadpool_parallel_for(pool, B * H * n_tiles(T), 1, attn_fwd_tiles, &j);
 }
 
 /* kv heads [g0, g1) of B*Hkv, g = b*Hkv + kvh, with the query heads that read them */
 static void attn_bwd_heads(void* ctx, int64_t g0, int64_t g1, int32_t worker) {
     const attn_job* j = ctx;
-    const int64_t T = j->T, H = j->H, Hkv = j->Hkv, D = j->D, group = H / Hkv;
+    const int64_t T = j->T, H = j->H, Hkv = j->Hkv, D = j->D, group = H / Hkv, nt = n_tiles(T);
     const int64_t qs = H * D, ks = Hkv * D; /* row strides of q and k */
-    float* ds = j->work + (int64_t)worker * T;
-    float dq_row[4096];
+    float* ds = j->work + (int64_t)worker * 2 * ATTN_TILE * T; /* (ATTN_TILE, T): dP, then dS */
+    float* pm = ds + ATTN_TILE * T;                             /* (ATTN_TILE, T): P, 0 past the diagonal */
+    float dq_rows[ATTN_TILE * ATTN_DQ_CHUNK];
     for (int64_t g = g0; g < g1; g++) {
         const int64_t b = g / Hkv, kvh = g % Hkv;
         const float* K = j->k + (b * T * Hkv + kvh) * D;
@@ -92,26 +104,39 @@ static void attn_bwd_heads(void* ctx, int64_t g0, int64_t g1, int32_t worker) {
         float* dK = j->dk + (b * T * Hkv + kvh) * D;
         float* dV = j->dv + (b * T * Hkv + kvh) * D;
         for (int64_t h = kvh * group; h < (kvh + 1) * group; h++)
-            for (int64_t t = 0; t < T; t++) {
-                const float* P = j->probs + ((b * H + h) * T + t) * T;
-                const float* dO = j->dout + (b * T + t) * qs + h * D;
-                const float* Q = j->q + (b * T + t) * qs + h * D;
-                const int64_t n = t + 1;
-                /* dP, then dS = P (dP - P.dP) scale; the row sum over 8 fixed lanes */
-                float acc[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    ds[p] = bn_kernels.dot_f32(dO, V + p * ks, D);
-                    acc[p & 7] += P[p] * ds[p];
+            for (int64_t i = 0; i < nt; i++) {
+                const int64_t t0 = i * ATTN_TILE, R = T - t0 < ATTN_TILE ? T - t0 : ATTN_TILE, n = t0 + R;
+                const int64_t row0 = (b * T + t0) * qs + h * D; /* row r of q, dq, dout at row0 + r*qs */
+                const float* P = j->probs + ((b * H + h) * T + t0) * T;
+                const float* dO = j->dout + row0;
+                const float* Q = j->q + row0;
+                bn_kernels.attn_scores_f32(dO, qs, R, V, ks, n, D, 1.0f, ds, T); /* dP (x 1.0f: exact) */
+                for (int64_t r = 0; r < R; r++) {
+                    const int64_t m = t0 + r + 1; /* keys 0..t */
+                    const float* Pr = P + r * T;
+                    float *d = ds + r * T, *pr = pm + r * T;
+                    /* dS = P (dP - P.dP) scale; the row sum over 8 fixed lanes (lane p % 8), in blocks of 8 so
+                     * that the compiler keeps the lanes in vector registers */
+                    float acc[8] = {0};
+                    int64_t p = 0;
+                    for (; p + 8 <= m; p += 8)
+                        for (int l = 0; l < 8; l++) acc[l] += Pr[p + l] * d[p + l];
+                    for (; p < m; p++) acc[p & 7] += Pr[p] * d[p];
+                    const float pdp =
+                        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+                    for (p = 0; p < m; p++) d[p] = Pr[p] * (d[p] - pdp) * j->scale;
+                    memcpy(pr, Pr, (size_t)m * sizeof *pr);
+                    for (p = m; p < n; p++) d[p] = pr[p] = 0.0f;
                 }
-                const float pdp = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-                for (int64_t p = 0; p < n; p++) ds[p] = P[p] * (ds[p] - pdp) * j->scale;
-                memset(dq_row, 0, (size_t)D * sizeof *dq_row);
-                for (int64_t p = 0; p < n; p++) {
-                    bn_kernels.axpy_f32(ds[p], K + p * ks, D, dq_row);
-                    bn_kernels.axpy_f32(ds[p], Q, D, dK + p * ks);
-                    bn_kernels.axpy_f32(P[p], dO, D, dV + p * ks);
+                /* dq rows: each tile's sum from 0, then added once (so a second call adds the same value) */
+                for (int64_t c = 0; c < D; c += ATTN_DQ_CHUNK) {
+                    const int64_t w = D - c < ATTN_DQ_CHUNK ? D - c : ATTN_DQ_CHUNK;
+                    bn_kernels.attn_wsum_f32(ds, T, R, t0 + 1, K + c, ks, w, dq_rows, ATTN_DQ_CHUNK);
+                    for (int64_t r = 0; r < R; r++)
+                        bn_kernels.add_f32(j->dq + row0 + r * qs + c, dq_rows + r * ATTN_DQ_CHUNK, w);
                 }
-                bn_kernels.add_f32(j->dq + (b * T + t) * qs + h * D, dq_row, D);
+                bn_kernels.attn_outer_f32(ds, T, R, Q, qs, n, D, dK, ks); /* dk_p += sum_r dS_rp q_r */
+                bn_kernels.attn_outer_f32(pm, T, R, dO, qs, n, D, dV, ks); /* dv_p += sum_r P_rp dout_r */
             }
     }
 }
