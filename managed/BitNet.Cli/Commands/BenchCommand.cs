@@ -25,9 +25,10 @@ internal static class BenchCommand
         var threads = new Option<int?>("--threads", "-t") { Description = "Threads (default: one per physical core)" };
         var reps = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
+        var layout = I2SLayoutOption.Create();
         var command = new Command("bench", "Measure prefill and decode speed (tokens per second)")
         {
-            model, prompt, gen, threads, reps, json,
+            model, prompt, gen, threads, reps, json, layout,
         };
         command.SetAction(parse =>
         {
@@ -40,7 +41,7 @@ internal static class BenchCommand
             if (threadCount is <= 0) throw new CommandException("--threads must be at least 1");
             string path = parse.GetValue(model)!;
 
-            using var m = BitNetModel.Load(path);
+            using var m = I2SLayoutOption.Load(cli, path, parse.GetValue(layout));
             int context = p + n;
             if (context > m.Config.MaxPositionEmbeddings)
                 throw new CommandException($"-p + -n = {context} exceeds the model's max_position_embeddings {m.Config.MaxPositionEmbeddings}");

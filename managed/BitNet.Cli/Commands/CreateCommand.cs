@@ -2,19 +2,17 @@ using System.CommandLine;
 using System.Diagnostics;
 using BitNet.Models;
 using BitNet.Tokenization;
-using Spectre.Console;
 
 namespace BitNet.Cli.Commands;
 
 /// <summary>`bitnet create --preset 2b4t|tiny --random [--type tq2_0|tq1_0|i2_s|f16] [--embedding-type q6_k|f16]
 /// [--seed S] [--tokenizer PATH] -o OUT.gguf` (CLI.md): a GGUF model of a preset's exact shape with random ternary
 /// weights and the Llama-3 tokenizer (<see cref="RandomModelWriter"/>). Written under a temporary name and renamed;
-/// a progress bar on stderr when it is a terminal and the model is large.</summary>
+/// a progress bar on stderr when it is a terminal and writing takes over a second (<see cref="ProgressDisplay"/>).</summary>
 internal static class CreateCommand
 {
     private static readonly string[] s_types = ["tq2_0", "tq1_0", "i2_s", "f16"];
     private static readonly string[] s_embeddingTypes = ["q6_k", "f16"];
-    private const long ProgressBarBytes = 64L << 20; // below this a model takes well under a second
 
     /// <summary>Where the Llama-3 tokenizer.json is looked for when --tokenizer is not given: this variable, then
     /// build/tokenizers/llama3/tokenizer.json (where build.sh fetches it) in the current folder, the executable's folder
@@ -81,42 +79,12 @@ internal static class CreateCommand
             cli.Error.WriteLine($"creating {presetName} (hidden {config.HiddenSize}, {config.LayerCount} layers, FFN {config.IntermediateSize}, " +
                 $"vocab {config.VocabSize}) with random {parse.GetValue(type)} weights, {parse.GetValue(embedding)} embedding, seed {options.Seed}");
             var clock = Stopwatch.StartNew();
-            long size;
-            if (EstimatedBytes(config) >= ProgressBarBytes && StderrIsTerminal(cli))
-            {
-                // stderr is a terminal (checked above): draw the bar there even when stdout is redirected, which
-                // Spectre's own detection would take as non-interactive
-                var console = AnsiConsole.Create(new AnsiConsoleSettings
-                {
-                    Out = new AnsiConsoleOutput(cli.Error),
-                    Ansi = AnsiSupport.Detect,
-                    Interactive = InteractionSupport.Yes,
-                });
-                size = 0;
-                console.Progress()
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                    .Start(ctx =>
-                    {
-                        ProgressTask task = ctx.AddTask(Path.GetFileName(outPath), maxValue: 1.0);
-                        size = RandomModelWriter.Write(config, tokenizer, outPath, options, new TaskProgress(task));
-                    });
-            }
-            else
-            {
-                size = RandomModelWriter.Write(config, tokenizer, outPath, options);
-            }
+            long size = ProgressDisplay.Run(cli, Path.GetFileName(outPath), progress => RandomModelWriter.Write(config, tokenizer, outPath, options, progress));
             cli.Error.WriteLine($"wrote {outPath} ({size / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
             return ExitCodes.Success;
         });
         return command;
     }
-
-    // tensor bytes, roughly: 2 bits per ternary weight plus a Q6_K embedding
-    private static long EstimatedBytes(ModelConfig c) =>
-        (long)c.LayerCount * c.HiddenSize * (2L * c.HiddenSize + 2L * c.KeyValueSize + 3L * c.IntermediateSize) / 4
-        + (long)c.VocabSize * c.HiddenSize * 210 / 256;
-
-    private static bool StderrIsTerminal(CliContext cli) => ReferenceEquals(cli.Error, Console.Error) && !Console.IsErrorRedirected;
 
     private static string? FindTokenizer()
     {
@@ -128,10 +96,5 @@ internal static class CreateCommand
                 if (File.Exists(candidate)) return candidate;
             }
         return null;
-    }
-
-    private sealed class TaskProgress(ProgressTask task) : IProgress<double>
-    {
-        public void Report(double value) => task.Value = value;
     }
 }

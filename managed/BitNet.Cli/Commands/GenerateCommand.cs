@@ -22,9 +22,10 @@ internal static class GenerateCommand
         var repeat = new Option<float>("--repeat-penalty") { Description = "Repetition penalty (1: off)", DefaultValueFactory = _ => d.RepetitionPenalty };
         var seed = new Option<ulong?>("--seed") { Description = "Sampler seed (default: random)" };
         var threads = new Option<int?>("--threads") { Description = "Threads (default: one per physical core)" };
+        var layout = I2SLayoutOption.Create();
         var command = new Command("generate", "Continue a prompt; the text goes to stdout, timings to stderr")
         {
-            model, prompt, count, temp, topK, topP, minP, repeat, seed, threads,
+            model, prompt, count, temp, topK, topP, minP, repeat, seed, threads, layout,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -36,7 +37,7 @@ internal static class GenerateCommand
             if (!(mp >= 0 && mp <= 1)) throw new CommandException("--min-p must be in [0, 1]");
             int? threadCount = parse.GetValue(threads);
             if (threadCount is <= 0) throw new CommandException("--threads must be at least 1");
-            using var m = BitNetModel.Load(parse.GetValue(model)!);
+            using var m = I2SLayoutOption.Load(cli, parse.GetValue(model)!, parse.GetValue(layout));
             if (m.Tokenizer is null) throw new CommandException($"{m.File.Path} has no tokenizer (tokenizer.json or GGUF tokenizer metadata)");
             using var session = m.CreateSession(new SessionOptions { Threads = threadCount });
             var options = new GenerationOptions

@@ -7,7 +7,8 @@ using Spectre.Console;
 namespace BitNet.Cli.Commands;
 
 /// <summary>`bitnet inspect MODEL [--json]`: the file's metadata, the model's configuration and every tensor with its
-/// stored type, shape and bytes. Loading validates the model, so a broken one fails with the loader's error.</summary>
+/// stored type, shape and bytes. Opening checks the model's structure (a broken header, a missing tensor or a wrong
+/// shape fails with the loader's error) but reads no tensor data: listing a 2B4T model touches only its metadata.</summary>
 internal static class InspectCommand
 {
     /// <summary>Metadata strings longer than this are cut in tables (a chat template, say); --json keeps them whole.</summary>
@@ -40,8 +41,7 @@ internal static class InspectCommand
             c.RmsNormEpsilon, c.RopeTheta, c.MaxPositionEmbeddings, c.BosTokenId, c.EosTokenIds,
             c.Activation == FfnActivation.ReluSquared ? "relu2" : "silu", c.ActivationSource, c.TieWordEmbeddings,
             c.Quantization?.LinearClass.ToString().ToLowerInvariant(), c.Quantization?.Mode.ToString().ToLowerInvariant(),
-            projections.Count > 0 ? projections[0].StoredType : "none",
-            projections.Select(p => p.Scale).ToArray());
+            projections.Count > 0 ? projections[0].StoredType : "none");
         var tensors = m.Tensors.Select(t => new InspectTensor(t.Name, t.Type, t.Shape, t.ByteLength)).ToList();
         InspectTokenizer? tokenizer = m.Tokenizer is { } tok ? new InspectTokenizer(tok.VocabSize, tok.BosId, tok.EosId) : null;
         return new InspectReport(m.Path, m.Format == ModelFileFormat.Gguf ? "gguf" : "huggingface", config, metadata, tensors,

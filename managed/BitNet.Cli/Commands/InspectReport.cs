@@ -36,8 +36,7 @@ internal sealed record InspectConfig(
     bool TieWordEmbeddings,
     string? LinearClass,
     string? QuantizationMode,
-    string ProjectionType,
-    float[] LayerZeroScales);
+    string ProjectionType);
 
 /// <summary>One stored tensor: name, type, shape (outermost first) and bytes.</summary>
 internal sealed record InspectTensor(string Name, string Type, long[] Shape, long Bytes);

@@ -18,14 +18,15 @@ internal static class LogitsCommand
         var output = new Option<string>("--output", "-o") { Description = "The safetensors file to write", Required = true };
         var hidden = new Option<bool>("--hidden-states") { Description = "Also write hidden_state.0 .. hidden_state.L" };
         var threads = new Option<int?>("--threads") { Description = "Threads (default: one per physical core)" };
-        var command = new Command("logits", "Write the logits (and hidden states) of token ids to a safetensors file") { model, ids, output, hidden, threads };
+        var layout = I2SLayoutOption.Create();
+        var command = new Command("logits", "Write the logits (and hidden states) of token ids to a safetensors file") { model, ids, output, hidden, threads, layout };
         command.SetAction(parse =>
         {
             (int[][] rows, bool batch) = ParseIds(parse.GetValue(ids)!);
             int? threadCount = parse.GetValue(threads);
             if (threadCount is <= 0) throw new CommandException("--threads must be at least 1");
             bool withHidden = parse.GetValue(hidden);
-            using var m = BitNetModel.Load(parse.GetValue(model)!, new ModelOptions { FileOptions = new ModelLoadOptions { LoadTokenizer = false } });
+            using var m = I2SLayoutOption.Load(cli, parse.GetValue(model)!, parse.GetValue(layout), new ModelLoadOptions { LoadTokenizer = false });
             int t = rows[0].Length, v = m.Config.VocabSize, h = m.Config.HiddenSize, layers = m.Config.LayerCount;
             if (t > m.Config.MaxPositionEmbeddings)
                 throw new CommandException($"--ids: {t} tokens per row exceed the model's context of {m.Config.MaxPositionEmbeddings}");

@@ -48,15 +48,29 @@ public sealed class BitNetModel : IDisposable
     /// <exception cref="FileNotFoundException">Nothing at <paramref name="path"/>.</exception>
     /// <exception cref="ModelFormatException">The files are incomplete or inconsistent.</exception>
     /// <exception cref="BitNetException">The native library refused a shape or weight (its status and message).</exception>
+    /// <remarks>A GGUF file with I2_S projections does not say which of bitnet.cpp's layouts (x86 or ARM) it is in: unless
+    /// <see cref="ModelLoadOptions.I2SLayout"/> says, the model is built in both and the one that predicts a probe text
+    /// clearly better is kept (<see cref="I2SLayout"/> tells which, and why).</remarks>
     public static BitNetModel Load(string path, ModelOptions? options = null)
     {
         options ??= ModelOptions.Default;
         BitNetModelFile file = BitNetModelFile.Open(path, options.FileOptions);
+        if (file.I2SLayoutAssumed) return I2SLayoutProbe.Load(file, path, options, f => Build(f, options));
+        BitNetModel model = Build(file, options);
+        if (file.I2SLayout is { } given)
+            model.I2SLayout = new I2SLayoutDecision(given, I2SLayoutSource.Given, null, null, $"I2_S layout: {(given == PackedFormat.I2SX86 ? "x86" : "ARM")} (given)");
+        return model;
+    }
+
+    /// <summary>How the layout of the file's I2_S projections was settled; null when it has none.</summary>
+    public I2SLayoutDecision? I2SLayout { get; internal set; }
+
+    // the native model over file's weights; file is owned by the result, or disposed when this throws
+    private static BitNetModel Build(BitNetModelFile file, ModelOptions options)
+    {
         BitNetModel? model = null;
         try
         {
-            if (!file.Config.TieWordEmbeddings || file.LmHead is not null)
-                throw new ModelFormatException(path, "an untied LM head is not supported by the native forward pass (BitNet b1.58 ties it to the embedding)");
             ModelHandle handle = ModelHandle.Create(NativeConfig(file.Config));
             model = new BitNetModel(file, handle);
             model.SetWeights(options.Pool ?? NativeMemoryPool.Shared);
@@ -146,6 +160,14 @@ public sealed class BitNetModel : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     };
 
+    // The converted copy is what the forward pass reads: the mapped original's pages leave the resident set, so peak
+    // memory is the copy, not copy + original (they fault back in from the file if anything reads them again).
+    private static unsafe void ReleaseMapped(ReadOnlySpan<byte> mapped)
+    {
+        if (mapped.IsEmpty) return;
+        fixed (byte* p = mapped) NativeMethods.bn_mapping_release(p, (nuint)mapped.Length);
+    }
+
     private T Keep<T>(T buffer) where T : IDisposable
     {
         _buffers.Add(buffer);
@@ -169,11 +191,10 @@ public sealed class BitNetModel : IDisposable
                 }
                 else
                 {
-                    NativeBuffer<byte> converted = t.PackedFormat is { } format
-                        ? format.Convert(t.PackedBytes, t.Rows, t.Cols, PackedFormat.I2SX86, t.Scale, pool)
-                        : PackedFormat.I2SX86.Pack(t.GetCodes(), t.Rows, t.Cols, t.Scale, pool);
-                    bytes = Keep(converted).Span;
+                    // one pass over the stored bytes that also checks them (a TQ tensor's block d) and settles t.Scale
+                    bytes = Keep(t.ConvertTo(PackedFormat.I2SX86, pool)).Span;
                     ConvertedProjections++;
+                    ReleaseMapped(t.PackedBytes);
                 }
                 fixed (byte* w = bytes)
                     BitNetException.Check(NativeMethods.bn_model_set_projection(m, l, (BnProj)p, w, bytes.Length, t.Scale));
@@ -195,6 +216,13 @@ public sealed class BitNetModel : IDisposable
         ReadOnlySpan<byte> table = e.Bytes;
         fixed (byte* t = table)
             BitNetException.Check(NativeMethods.bn_model_set_embedding(m, NativeType(e.Type), t, table.Length));
+        // An untied head (lm_head.weight / output.weight), likewise referenced in the mapped file.
+        if (_file.LmHead is { } head)
+        {
+            ReadOnlySpan<byte> headBytes = head.Bytes;
+            fixed (byte* h = headBytes)
+                BitNetException.Check(NativeMethods.bn_model_set_lm_head(m, NativeType(head.Type), h, headBytes.Length));
+        }
         BitNetException.Check(NativeMethods.bn_model_check(m));
     }
 }

@@ -47,8 +47,10 @@ public sealed class BitNetModelFile : IDisposable
     /// <summary>The matrix the logits come from: <see cref="LmHead"/>, or <see cref="Embedding"/> when tied.</summary>
     public EmbeddingMatrix OutputWeights => LmHead ?? Embedding;
 
-    /// <summary>The final RMSNorm weight (model.norm / output_norm) [hidden].</summary>
-    public float[] FinalNorm { get; private set; } = [];
+    /// <summary>The final RMSNorm weight (model.norm / output_norm) [hidden], read from the file on first use.</summary>
+    public float[] FinalNorm => _finalNorm.Value;
+
+    private Lazy<float[]> _finalNorm = new(() => []);
 
     /// <summary>The layers, in order.</summary>
     public IReadOnlyList<LayerWeights> Layers { get; private set; } = [];
@@ -59,13 +61,26 @@ public sealed class BitNetModelFile : IDisposable
     /// <summary>The file's own metadata as text: GGUF keys (arrays summarised), or the safetensors <c>__metadata__</c>.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Metadata { get; private set; } = [];
 
+    /// <summary>The layout its I2_S projections were read in (<see cref="PackedFormat.I2SX86"/> or
+    /// <see cref="PackedFormat.I2SArm"/>), or null when it has none. GGUF files do not record it (bitnet.cpp writes its
+    /// build's layout): <see cref="ModelLoadOptions.I2SLayout"/> when given, else the host's.</summary>
+    public PackedFormat? I2SLayout { get; private set; }
+
+    /// <summary>Whether <see cref="I2SLayout"/> is the host's because the caller did not give one: a guess that
+    /// <c>BitNet.Inference.BitNetModel.Load</c> settles by running the model in both layouts.</summary>
+    public bool I2SLayoutAssumed { get; private set; }
+
     /// <summary>Opens a model folder or GGUF file.</summary>
     /// <param name="path">A folder with config.json, or a .gguf file.</param>
     /// <param name="options">Overrides (default <see cref="ModelLoadOptions.Default"/>).</param>
+    /// <remarks>Only headers and metadata are read: tensor data stays in the mapping until it is used (a projection's
+    /// scale or codes, a norm), so opening a model to list it costs no more memory than its metadata. Problems in the
+    /// data itself (TQ blocks with different d, a non-finite I2_S scale) surface there, as
+    /// <see cref="ModelFormatException"/> too.</remarks>
     /// <exception cref="FileNotFoundException">Nothing at <paramref name="path"/>.</exception>
     /// <exception cref="ModelFormatException">The model is incomplete or inconsistent: missing config.json, index shard or
     /// tensor, a shape that disagrees with the config, a tensor type that cannot be a projection, an embedding or a
-    /// norm, per-block TQ scales that differ.</exception>
+    /// norm.</exception>
     public static BitNetModelFile Open(string path, ModelLoadOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -120,19 +135,15 @@ public sealed class BitNetModelFile : IDisposable
 
     private static int NormLength(ModelConfig c, int i) => i == 3 ? c.IntermediateSize : c.HiddenSize;
 
-    private LayerWeights BuildLayer(TernaryTensor[] p, float[][] n) => new()
-    {
-        Q = p[0], K = p[1], V = p[2], O = p[3], Gate = p[4], Up = p[5], Down = p[6],
-        InputNorm = n[0], PostAttentionNorm = n[1], AttentionSubNorm = n[2], FfnSubNorm = n[3],
-    };
+    private static LayerWeights BuildLayer(TernaryTensor[] p, Func<float[]>[] n) => new(p, n);
 
     private static string Shape(IEnumerable<long> s) => "[" + string.Join(", ", s) + "]";
 
     // master weights: HF online semantics, s = 1/max(mean|W|, 1e-5), codes = clamp(round(W*s)), w = 1/s
-    private static TernaryTensor QuantizeMaster(string name, string storedType, ReadOnlySpan<float> w, int rows, int cols)
+    private static (sbyte[] Codes, float Scale) QuantizeMaster(ReadOnlySpan<float> w, int rows, int cols)
     {
         using TernaryWeights t = TernaryQuantizer.Quantize(w, rows, cols);
-        return new TernaryTensor(name, rows, cols, 1f / t.Scales[0], storedType, null, null, t.Codes.Span.ToArray());
+        return (t.Codes.Span.ToArray(), 1f / t.Scales[0]);
     }
 
     // --- Hugging Face folders ---------------------------------------------------------------------------------
@@ -149,16 +160,20 @@ public sealed class BitNetModelFile : IDisposable
             lookup.TryGetValue(name, out var hit) ? hit : throw new ModelFormatException(Path, $"missing tensor '{name}'");
         StoredBytes Bytes((SafetensorsFile File, TensorInfo Info) t) => () => t.File.GetBytes(t.Info);
 
-        float[] Norm(string name, int length)
+        // checked now, read on first use
+        Func<float[]> Norm(string name, int length)
         {
             var t = Require(name);
             if (t.Info.DType is not (DType.F32 or DType.F16 or DType.BF16))
                 throw new ModelFormatException(t.File.Path, $"tensor '{name}': norm weights of type {t.Info.DType} are not supported (F32, F16, BF16)");
             if (t.Info.Shape is not [long n] || n != length)
                 throw new ModelFormatException(t.File.Path, $"tensor '{name}': shape {t.Info.ShapeText} disagrees with the config (expected [{length}])");
-            var v = new float[length];
-            FloatConvert.ToSingle(t.Info.DType, t.File.GetBytes(t.Info), v);
-            return v;
+            return () =>
+            {
+                var v = new float[length];
+                FloatConvert.ToSingle(t.Info.DType, t.File.GetBytes(t.Info), v);
+                return v;
+            };
         }
 
         EmbeddingMatrix Matrix(string name)
@@ -185,22 +200,28 @@ public sealed class BitNetModelFile : IDisposable
                 var s = Require(scaleName);
                 if (s.Info.ElementCount != 1 || s.Info.DType is not (DType.F32 or DType.F16 or DType.BF16))
                     throw new ModelFormatException(s.File.Path, $"tensor '{scaleName}': {s.Info.DType} {s.Info.ShapeText} is not one float scale");
-                Span<float> one = stackalloc float[1];
-                FloatConvert.ToSingle(s.Info.DType, s.File.GetBytes(s.Info), one);
-                float ws = one[0];
-                if (!float.IsFinite(ws) || ws <= 0)
-                    throw new ModelFormatException(s.File.Path, $"tensor '{scaleName}' = {ws} is not a positive finite scale");
-                // autobitlinear multiplies (weight_scale = mean|W|); bitlinear divides (weight_scale = 1/mean|W|)
-                float w = q.LinearClass == LinearClass.AutoBitLinear ? ws : 1f / ws;
-                return new TernaryTensor(name, rows, cols, w, "U8 (HF_2B4T)", PackedFormat.Hf2B4T, Bytes(t), null);
+                float ReadScale()
+                {
+                    Span<float> one = stackalloc float[1];
+                    FloatConvert.ToSingle(s.Info.DType, s.File.GetBytes(s.Info), one);
+                    float ws = one[0];
+                    if (!float.IsFinite(ws) || ws <= 0)
+                        throw new ModelFormatException(s.File.Path, $"tensor '{scaleName}' = {ws} is not a positive finite scale");
+                    // autobitlinear multiplies (weight_scale = mean|W|); bitlinear divides (weight_scale = 1/mean|W|)
+                    return q.LinearClass == LinearClass.AutoBitLinear ? ws : 1f / ws;
+                }
+                return new TernaryTensor(file, name, rows, cols, "U8 (HF_2B4T)", PackedFormat.Hf2B4T, Bytes(t), ReadScale);
             }
             if (t.Info.DType is DType.F32 or DType.F16 or DType.BF16)
             {
                 if (t.Info.Shape is not [long r, long c] || r != rows || c != cols)
                     throw new ModelFormatException(file, $"tensor '{name}': shape {t.Info.ShapeText} disagrees with the config (expected [{rows}, {cols}])");
-                var w = new float[checked(rows * cols)];
-                FloatConvert.ToSingle(t.Info.DType, t.File.GetBytes(t.Info), w);
-                return QuantizeMaster(name, t.Info.DType.ToString(), w, rows, cols);
+                return new TernaryTensor(file, name, rows, cols, t.Info.DType.ToString(), () =>
+                {
+                    var w = new float[checked(rows * cols)];
+                    FloatConvert.ToSingle(t.Info.DType, t.File.GetBytes(t.Info), w);
+                    return QuantizeMaster(w, rows, cols);
+                });
             }
             throw new ModelFormatException(file, $"tensor '{name}': type {t.Info.DType} is not a projection weight type (U8 packed, F32, F16, BF16)");
         }
@@ -214,12 +235,12 @@ public sealed class BitNetModelFile : IDisposable
                 var (rows, cols) = ProjectionShape(config, i);
                 p[i] = Projection($"model.layers.{l}.{s_projections[i].Hf}.weight", rows, cols);
             }
-            var n = new float[s_norms.Length][];
+            var n = new Func<float[]>[s_norms.Length];
             for (int i = 0; i < n.Length; i++) n[i] = Norm($"model.layers.{l}.{s_norms[i].Hf}.weight", NormLength(config, i));
             layers[l] = BuildLayer(p, n);
         }
         Layers = layers;
-        FinalNorm = Norm("model.norm.weight", config.HiddenSize);
+        _finalNorm = new Lazy<float[]>(Norm("model.norm.weight", config.HiddenSize));
         Embedding = Matrix("model.embed_tokens.weight");
         if (!config.TieWordEmbeddings) LmHead = Matrix("lm_head.weight");
 
@@ -229,7 +250,10 @@ public sealed class BitNetModelFile : IDisposable
 
         string tokenizerPath = System.IO.Path.Combine(Path, "tokenizer.json");
         if (options.LoadTokenizer && File.Exists(tokenizerPath))
+        {
             Tokenizer = BpeTokenizer.FromFile(tokenizerPath, config.BosTokenId, config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : null);
+            Tokenizer.ChatTemplateSource = TokenizerConfig.ReadChatTemplate(Path);
+        }
     }
 
     // name -> (shard, info), from model.safetensors or model.safetensors.index.json
@@ -296,22 +320,27 @@ public sealed class BitNetModelFile : IDisposable
         if (i2s != PackedFormat.I2SX86 && i2s != PackedFormat.I2SArm)
             throw new ArgumentException($"I2SLayout must be I2_S_X86 or I2_S_ARM, not {i2s.Name}", nameof(options));
 
+        bool hasI2S = false;
         GgufTensorInfo Require(string name) =>
             file.FindTensor(name) ?? throw new ModelFormatException(Path, $"missing tensor '{name}'");
         StoredBytes Bytes(GgufTensorInfo t) => () => file.GetTensorBytes(t);
         static DType? FloatType(GgufType t) =>
             t == GgufTypes.F32 ? DType.F32 : t == GgufTypes.F16 ? DType.F16 : t == GgufTypes.BF16 ? DType.BF16 : null;
 
-        float[] Norm(string name, int length)
+        // checked now, read on first use
+        Func<float[]> Norm(string name, int length)
         {
             var t = Require(name);
             DType type = FloatType(t.Type)
                 ?? throw new ModelFormatException(Path, $"tensor '{name}': norm weights of type {t.Type.Name} are not supported (F32, F16, BF16)");
             if (t.Dimensions is not [long n] || n != length)
                 throw new ModelFormatException(Path, $"tensor '{name}': dimensions {Shape(t.Dimensions)} disagree with the config (expected [{length}])");
-            var v = new float[length];
-            FloatConvert.ToSingle(type, file.GetTensorBytes(t), v);
-            return v;
+            return () =>
+            {
+                var v = new float[length];
+                FloatConvert.ToSingle(type, file.GetTensorBytes(t), v);
+                return v;
+            };
         }
 
         EmbeddingMatrix Matrix(string name)
@@ -329,48 +358,34 @@ public sealed class BitNetModelFile : IDisposable
             var t = Require(name);
             if (t.Dimensions is not [long c, long r] || r != rows || c != cols)
                 throw new ModelFormatException(Path, $"tensor '{name}': dimensions {Shape(t.Dimensions)} disagree with the config (expected [{cols}, {rows}] in GGUF order, a [{rows}, {cols}] weight)");
-            ReadOnlySpan<byte> bytes = file.GetTensorBytes(t);
+            // nothing is read here: TQ block scales are checked, the I2_S scale read and floats ternarized on first use
             if (t.Type == GgufTypes.TQ1_0 || t.Type == GgufTypes.TQ2_0)
             {
-                float d = SharedBlockScale(name, bytes, t.Type.BytesPerBlock);
                 var format = t.Type == GgufTypes.TQ1_0 ? PackedFormat.Tq1_0 : PackedFormat.Tq2_0;
-                return new TernaryTensor(name, rows, cols, d, t.Type.Name, format, Bytes(t), null);
+                return new TernaryTensor(Path, name, rows, cols, t.Type.Name, format, Bytes(t), null);
             }
             if (t.Type == GgufTypes.I2_S)
             {
-                long n = (long)rows * cols;
-                float scale = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(checked((int)(n / 4)), 4));
-                if (!float.IsFinite(scale) || scale < 0)
-                    throw new ModelFormatException(Path, $"tensor '{name}': I2_S scale {scale} is not a finite non-negative number");
-                return new TernaryTensor(name, rows, cols, scale, i2s.Name, i2s, Bytes(t), null);
+                hasI2S = true;
+                return new TernaryTensor(Path, name, rows, cols, i2s.Name, i2s, Bytes(t), () =>
+                {
+                    float scale = TernaryTensor.ReadI2SScale(file.GetTensorBytes(t), rows, cols);
+                    if (!float.IsFinite(scale) || scale < 0)
+                        throw new ModelFormatException(Path, $"tensor '{name}': I2_S scale {scale} is not a finite non-negative number");
+                    return scale;
+                });
             }
             if (FloatType(t.Type) is { } ft)
             {
-                var w = new float[checked(rows * cols)];
-                FloatConvert.ToSingle(ft, bytes, w);
-                return TernaryTimesScale(name, t.Type.Name, w, rows, cols) ?? QuantizeMaster(name, t.Type.Name, w, rows, cols);
+                string typeName = t.Type.Name;
+                return new TernaryTensor(Path, name, rows, cols, typeName, () =>
+                {
+                    var w = new float[checked(rows * cols)];
+                    FloatConvert.ToSingle(ft, file.GetTensorBytes(t), w);
+                    return TernaryTimesScale(w) ?? QuantizeMaster(w, rows, cols);
+                });
             }
             throw new ModelFormatException(Path, $"tensor '{name}': type {t.Type.Name} is not a ternary projection type (TQ1_0, TQ2_0, I2_S, F32, F16, BF16)");
-        }
-
-        // TQ1_0/TQ2_0 keep an fp16 d at the end of every block; a per-tensor ternary tensor has one d in every block
-        // that holds a nonzero code (ggml writes 0 for all-zero blocks). Per-block scales are refused, not kept.
-        float SharedBlockScale(string name, ReadOnlySpan<byte> bytes, int blockBytes)
-        {
-            float shared = 0;
-            long sharedBlock = -1;
-            for (long b = 0; b < bytes.Length / blockBytes; b++)
-            {
-                ushort bits = BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice((int)(b * blockBytes) + blockBytes - 2, 2));
-                float d = (float)BitConverter.UInt16BitsToHalf(bits);
-                if (!float.IsFinite(d)) throw new ModelFormatException(Path, $"tensor '{name}': block {b} has a non-finite d");
-                if (d == 0) continue;
-                if (sharedBlock < 0) { shared = d; sharedBlock = b; }
-                else if (d != shared)
-                    throw new ModelFormatException(Path, $"tensor '{name}': blocks {sharedBlock} and {b} have different scales d = {shared} and {d}; " +
-                        "only per-tensor ternary weights (one d in every nonzero block, as converted from a BitNet b1.58 model) are supported");
-            }
-            return shared;
         }
 
         var layers = new LayerWeights[config.LayerCount];
@@ -382,12 +397,14 @@ public sealed class BitNetModelFile : IDisposable
                 var (rows, cols) = ProjectionShape(config, i);
                 p[i] = Projection($"blk.{l}.{s_projections[i].Gguf}.weight", rows, cols);
             }
-            var n = new float[s_norms.Length][];
+            var n = new Func<float[]>[s_norms.Length];
             for (int i = 0; i < n.Length; i++) n[i] = Norm($"blk.{l}.{s_norms[i].Gguf}.weight", NormLength(config, i));
             layers[l] = BuildLayer(p, n);
         }
         Layers = layers;
-        FinalNorm = Norm("output_norm.weight", config.HiddenSize);
+        _finalNorm = new Lazy<float[]>(Norm("output_norm.weight", config.HiddenSize));
+        I2SLayout = hasI2S ? i2s : null;
+        I2SLayoutAssumed = hasI2S && options.I2SLayout is null;
         Embedding = Matrix("token_embd.weight");
         if (!config.TieWordEmbeddings) LmHead = Matrix("output.weight");
 
@@ -397,19 +414,35 @@ public sealed class BitNetModelFile : IDisposable
         if (options.LoadTokenizer) Tokenizer = ReadGgufTokenizer(file);
     }
 
-    // the tokenizer.ggml.* arrays of a byte-level BPE ("gpt2") tokenizer; null when the file has none
+    // the tokenizer.ggml.* arrays of a byte-level BPE ("gpt2") or SentencePiece ("llama") tokenizer, with the
+    // tokenizer.chat_template; null when the file has none
     private static BpeTokenizer? ReadGgufTokenizer(GgufFile file)
     {
         if (!file.TryGetStringArray(GgufKeys.Tokens, out var tokens)) return null;
         string model = file.TryGetString(GgufKeys.TokenizerModel, out var m) ? m : "gpt2";
-        if (model != "gpt2")
-            throw new ModelFormatException(file.Path, $"{GgufKeys.TokenizerModel} '{model}' is not a byte-level BPE tokenizer ('gpt2') this library reads");
-        IReadOnlyList<string> merges = file.TryGetStringArray(GgufKeys.Merges, out var mg) ? mg : [];
         int[]? types = file.TryGetArray<int>(GgufKeys.TokenTypes, out var tt) ? tt.ToArray() : null;
-        string? pre = file.TryGetString(GgufKeys.TokenizerPre, out var p) ? p : null;
         int? bos = file.TryGetUInt32(GgufKeys.BosTokenId, out uint b) ? (int)b : null;
         int? eos = file.TryGetUInt32(GgufKeys.EosTokenId, out uint e) ? (int)e : null;
-        return BpeTokenizer.FromGguf(tokens, merges, types, bos, eos, pre, file.Path);
+        BpeTokenizer tokenizer;
+        if (model == "llama")
+        {
+            if (!file.TryGetArray<float>(GgufKeys.Scores, out var scores))
+                throw new ModelFormatException(file.Path, $"a SentencePiece ('llama') tokenizer needs '{GgufKeys.Scores}'");
+            int? unk = file.TryGetUInt32(GgufKeys.UnknownTokenId, out uint u) ? (int)u : null;
+            bool prefix = !file.TryGetBoolean(GgufKeys.AddSpacePrefix, out bool asp) || asp;
+            tokenizer = BpeTokenizer.FromGgufSentencePiece(tokens, scores.ToArray(), types, bos, eos, unk, prefix, file.Path);
+        }
+        else if (model == "gpt2")
+        {
+            IReadOnlyList<string> merges = file.TryGetStringArray(GgufKeys.Merges, out var mg) ? mg : [];
+            string? pre = file.TryGetString(GgufKeys.TokenizerPre, out var p) ? p : null;
+            tokenizer = BpeTokenizer.FromGguf(tokens, merges, types, bos, eos, pre, file.Path);
+        }
+        else
+            throw new ModelFormatException(file.Path, $"{GgufKeys.TokenizerModel} '{model}' is not a tokenizer this library reads (byte-level BPE 'gpt2', SentencePiece 'llama')");
+        if (file.TryGetString(GgufKeys.ChatTemplate, out var template)) tokenizer.ChatTemplateSource = template;
+        if (file.TryGetBoolean(GgufKeys.AddBosToken, out bool addBos)) tokenizer.AddsBos = addBos;
+        return tokenizer;
     }
 
     /// <summary>Reads only the tokenizer of a model: a bare tokenizer.json, a model folder's tokenizer.json (with the
@@ -426,7 +459,9 @@ public sealed class BitNetModelFile : IDisposable
             if (!File.Exists(json)) throw new ModelFormatException(path, "no tokenizer.json in this model folder");
             string configPath = System.IO.Path.Combine(path, "config.json");
             ModelConfig? config = File.Exists(configPath) ? ModelConfig.FromJsonFile(configPath) : null;
-            return BpeTokenizer.FromFile(json, config?.BosTokenId, config is { EosTokenIds.Count: > 0 } ? config.EosTokenIds[0] : null);
+            var tokenizer = BpeTokenizer.FromFile(json, config?.BosTokenId, config is { EosTokenIds.Count: > 0 } ? config.EosTokenIds[0] : null);
+            tokenizer.ChatTemplateSource = TokenizerConfig.ReadChatTemplate(path);
+            return tokenizer;
         }
         if (!File.Exists(path)) throw new FileNotFoundException($"no such model, folder or tokenizer.json: {path}", path);
         bool isGguf;
@@ -441,7 +476,7 @@ public sealed class BitNetModelFile : IDisposable
     }
 
     // llama.cpp's converter writes BitNet weights as floats that are codes × s: detect that exactly (every value 0 or ±max)
-    private static TernaryTensor? TernaryTimesScale(string name, string storedType, ReadOnlySpan<float> w, int rows, int cols)
+    private static (sbyte[] Codes, float Scale)? TernaryTimesScale(ReadOnlySpan<float> w)
     {
         float s = 0;
         foreach (float v in w) s = MathF.Max(s, MathF.Abs(v));
@@ -455,7 +490,7 @@ public sealed class BitNetModelFile : IDisposable
             else if (v == -s) codes[i] = -1;
             else return null;
         }
-        return new TernaryTensor(name, rows, cols, s, storedType, null, null, codes);
+        return (codes, s);
     }
 
     private static string Describe(GgufValue v)

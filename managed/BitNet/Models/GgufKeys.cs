@@ -52,6 +52,12 @@ public static class GgufKeys
     public const string BosTokenId = "tokenizer.ggml.bos_token_id";
     /// <summary>UInt32: end-of-sequence token id.</summary>
     public const string EosTokenId = "tokenizer.ggml.eos_token_id";
+    /// <summary>UInt32: the unknown token id (SentencePiece vocabularies).</summary>
+    public const string UnknownTokenId = "tokenizer.ggml.unknown_token_id";
+    /// <summary>Bool: whether the model expects BOS first (llama.cpp adds it when true; true when absent).</summary>
+    public const string AddBosToken = "tokenizer.ggml.add_bos_token";
+    /// <summary>Bool: whether a SentencePiece tokenizer puts "▁" before the text (true when absent).</summary>
+    public const string AddSpacePrefix = "tokenizer.ggml.add_space_prefix";
     /// <summary>UInt32: end-of-turn token id (Llama-3's <c>&lt;|eot_id|&gt;</c>), a stop token besides EOS.</summary>
     public const string EotTokenId = "tokenizer.ggml.eot_token_id";
     /// <summary>String: Jinja chat template.</summary>

@@ -19,10 +19,12 @@ public static class HfPackedModelWriter
     /// <param name="model">The model.</param>
     /// <param name="folder">The folder to create; it must not exist, or be empty.</param>
     /// <param name="embeddingType">F32, F16 or BF16.</param>
+    /// <param name="progress">Receives the fraction done: after each layer, and 1 when the file is written.</param>
     /// <returns>Whether a tokenizer.json was written (only a Hugging Face source has one to copy).</returns>
     /// <exception cref="ArgumentException">Another embedding type.</exception>
     /// <exception cref="IOException"><paramref name="folder"/> exists and is not empty.</exception>
-    public static bool Write(BitNetModelFile model, string folder, EmbeddingType embeddingType = EmbeddingType.F16)
+    public static bool Write(BitNetModelFile model, string folder, EmbeddingType embeddingType = EmbeddingType.F16,
+                             IProgress<double>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         DType embeddingDType = embeddingType switch
@@ -56,10 +58,12 @@ public static class HfPackedModelWriter
                 AddNorm(w, p + "self_attn.attn_sub_norm.weight", layer.AttentionSubNorm);
                 AddNorm(w, p + "mlp.ffn_sub_norm.weight", layer.FfnSubNorm);
                 for (int i = 0; i < proj.Length; i++) AddPacked(w, p + proj[i], layer.Projections[i]);
+                progress?.Report((l + 1.0) / (model.Layers.Count + 1)); // the last share: writing the file
             }
             AddNorm(w, "model.norm.weight", model.FinalNorm);
             if (model.LmHead is { } head) AddMatrix(w, "lm_head.weight", head, embeddingDType);
             w.Save(Path.Combine(tmp, "model.safetensors"));
+            progress?.Report(1.0);
 
             string tokenizer = Path.Combine(model.Path, "tokenizer.json");
             bool copied = model.Format == ModelFileFormat.HuggingFace && File.Exists(tokenizer);

@@ -10,7 +10,9 @@ public sealed record ModelLoadOptions
     public FfnActivation? Activation { get; init; }
 
     /// <summary>The layout of I2_S tensors (<see cref="Quantization.PackedFormat.I2SX86"/> or
-    /// <see cref="Quantization.PackedFormat.I2SArm"/>); null: the host's, as bitnet.cpp builds write it.</summary>
+    /// <see cref="Quantization.PackedFormat.I2SArm"/>), which GGUF files do not record. Null: not known;
+    /// <see cref="BitNetModelFile.Open"/> then reads them in the host's layout (<see cref="BitNetModelFile.I2SLayoutAssumed"/>)
+    /// and <c>BitNet.Inference.BitNetModel.Load</c> detects it by running a probe text through both.</summary>
     public Quantization.PackedFormat? I2SLayout { get; init; }
 
     /// <summary>Whether to read the tokenizer (tokenizer.json or the GGUF arrays) when the file has one (default true).</summary>

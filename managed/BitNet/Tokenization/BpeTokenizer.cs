@@ -6,10 +6,12 @@ using BitNet.Models;
 namespace BitNet.Tokenization;
 
 /// <summary>
-/// A byte-level BPE tokenizer (GPT-2, Llama-3, BitNet b1.58 2B4T): added tokens are split out first, the rest is
+/// A BPE tokenizer. Byte-level (GPT-2, Llama-3, BitNet b1.58 2B4T): added tokens are split out first, the rest is
 /// cut into words by the pre-tokenizer the file declares, and each word's UTF-8 bytes are merged by rank.
+/// SentencePiece-style (LLaMA-2, the older 1bitLLM BitNet models; <see cref="IsSentencePiece"/>): spaces become "▁",
+/// a "▁" goes first, characters merge by score or rank, and unknown characters fall back to byte tokens.
 /// Build it from a HF <c>tokenizer.json</c> (<see cref="FromFile"/>) or from the arrays of a GGUF file
-/// (<see cref="FromGguf"/>). Thread-safe: encoding keeps a shared per-word cache.
+/// (<see cref="FromGguf"/>, <see cref="FromGgufSentencePiece"/>). Thread-safe: encoding keeps a shared per-word cache.
 /// </summary>
 /// <example><code>
 /// var tokenizer = BpeTokenizer.FromFile("tokenizer.json");
@@ -23,7 +25,8 @@ public sealed class BpeTokenizer
     private const int MaxCachedWordLength = 64;
     private const int CacheCapacity = 1 << 17;
 
-    private readonly BpeModel _model;
+    private readonly BpeModel? _model;
+    private readonly SentencePieceModel? _spm;
     private readonly PreTokenizer _preTokenizer;
     private readonly string?[] _tokens;
     private readonly byte[][] _tokenBytes;
@@ -37,9 +40,24 @@ public sealed class BpeTokenizer
 
     internal BpeTokenizer(string source, BpeModel model, PreTokenizer preTokenizer, string?[] tokens,
         IReadOnlyList<AddedToken> addedTokens, int? bosId, int? eosId)
+        : this(source, model, null, preTokenizer, tokens, addedTokens, bosId, eosId)
+    {
+    }
+
+    /// <summary>A SentencePiece-style tokenizer: <paramref name="model"/> does all the work on text between added
+    /// tokens (no pre-tokenizer, no cache).</summary>
+    internal BpeTokenizer(string source, SentencePieceModel model, string?[] tokens, IReadOnlyList<AddedToken> addedTokens,
+        int? bosId, int? eosId)
+        : this(source, null, model, new WholePreTokenizer(addPrefixSpace: false), tokens, addedTokens, bosId, eosId)
+    {
+    }
+
+    private BpeTokenizer(string source, BpeModel? model, SentencePieceModel? spm, PreTokenizer preTokenizer, string?[] tokens,
+        IReadOnlyList<AddedToken> addedTokens, int? bosId, int? eosId)
     {
         Source = source;
         _model = model;
+        _spm = spm;
         _preTokenizer = preTokenizer;
         _tokens = tokens;
         AddedTokens = addedTokens;
@@ -48,7 +66,11 @@ public sealed class BpeTokenizer
         _isSpecial = new bool[tokens.Length];
         _tokenBytes = new byte[tokens.Length][];
         for (int id = 0; id < tokens.Length; id++)
-            _tokenBytes[id] = tokens[id] is { } t ? ByteLevel.Decode(t) ?? Encoding.UTF8.GetBytes(t) : [];
+        {
+            _tokenBytes[id] = tokens[id] is not { } t ? []
+                : spm is not null ? SentencePieceModel.TokenBytes(t, spm.IsByteToken(id, t))
+                : ByteLevel.Decode(t) ?? Encoding.UTF8.GetBytes(t);
+        }
         foreach (var a in addedTokens)
         {
             // Added tokens are their text, not byte-level spellings.
@@ -93,7 +115,20 @@ public sealed class BpeTokenizer
 
     /// <summary>Whether a pre-token word that is itself in the vocabulary becomes that token without merging
     /// (HF <c>ignore_merges</c>; Llama-3 sets it).</summary>
-    public bool IgnoresMerges => _model.IgnoreMerges;
+    public bool IgnoresMerges => _model?.IgnoreMerges ?? false;
+
+    /// <summary>Whether this is a SentencePiece-style vocabulary ("▁" for spaces, byte-fallback tokens) rather than
+    /// byte-level BPE.</summary>
+    public bool IsSentencePiece => _spm is not null;
+
+    /// <summary>The Jinja chat template the model's files carry (GGUF <c>tokenizer.chat_template</c>, or
+    /// <c>chat_template</c> in the tokenizer_config.json beside a tokenizer.json), or null; see
+    /// <see cref="ChatTemplate.For"/>.</summary>
+    public string? ChatTemplateSource { get; internal set; }
+
+    /// <summary>Whether the model's files ask for BOS before a prompt (GGUF <c>tokenizer.ggml.add_bos_token</c>; true
+    /// when they do not say). <see cref="ChatTemplate.EncodeText"/> follows it.</summary>
+    public bool AddsBos { get; internal set; } = true;
 
     /// <summary>Reads a HF <c>tokenizer.json</c>.</summary>
     /// <param name="path">The file.</param>
@@ -155,11 +190,53 @@ public sealed class BpeTokenizer
             tokens.ToArray(), added, bosId, eosId);
     }
 
+    /// <summary>
+    /// Builds a SentencePiece-style tokenizer from the arrays of a GGUF file with <c>tokenizer.ggml.model</c> "llama"
+    /// (LLaMA-2 and the older BitNet models): merges by score as llama.cpp's <c>llm_tokenizer_spm</c> does.
+    /// </summary>
+    /// <param name="tokens"><c>tokenizer.ggml.tokens</c>: each id's text, "▁" for a space, <c>&lt;0xNN&gt;</c> for byte tokens.</param>
+    /// <param name="scores"><c>tokenizer.ggml.scores</c>: higher merges first.</param>
+    /// <param name="tokenTypes"><c>tokenizer.ggml.token_type</c>, or null: 2 (UNKNOWN) and 3 (CONTROL) make special
+    /// added tokens, 4 (USER_DEFINED) non-special ones.</param>
+    /// <param name="bosId"><c>tokenizer.ggml.bos_token_id</c>.</param>
+    /// <param name="eosId"><c>tokenizer.ggml.eos_token_id</c>.</param>
+    /// <param name="unknownId"><c>tokenizer.ggml.unknown_token_id</c>, or null for the first UNKNOWN-type token.</param>
+    /// <param name="addSpacePrefix"><c>tokenizer.ggml.add_space_prefix</c> (true when absent): "▁" before the text and
+    /// after every special token.</param>
+    /// <param name="source">Names the file in errors.</param>
+    /// <exception cref="ModelFormatException">The arrays disagree, or byte fallback has neither byte tokens nor an
+    /// unknown token.</exception>
+    public static BpeTokenizer FromGgufSentencePiece(IReadOnlyList<string> tokens, IReadOnlyList<float> scores,
+        IReadOnlyList<int>? tokenTypes, int? bosId, int? eosId, int? unknownId, bool addSpacePrefix, string source = "gguf")
+    {
+        ModelFormatException Fail(string problem) => new(source, problem);
+        if (scores.Count != tokens.Count)
+            throw Fail($"tokenizer.ggml.scores has {scores.Count} entries for {tokens.Count} tokens");
+        if (tokenTypes is not null && tokenTypes.Count != tokens.Count)
+            throw Fail($"tokenizer.ggml.token_type has {tokenTypes.Count} entries for {tokens.Count} tokens");
+        if (unknownId is int u && (u < 0 || u >= tokens.Count))
+            throw Fail($"unknown token id {u} is outside the vocabulary of {tokens.Count}");
+        var vocab = new Dictionary<string, int>(tokens.Count, StringComparer.Ordinal);
+        var added = new List<AddedToken>();
+        for (int id = 0; id < tokens.Count; id++)
+        {
+            vocab.TryAdd(tokens[id], id);
+            int type = tokenTypes?[id] ?? 1;
+            if (type == 2) unknownId ??= id;
+            if (type is 2 or 3 or 4) added.Add(new AddedToken(id, tokens[id], IsSpecial: type != 4));
+        }
+        var model = SentencePieceModel.ByScore(vocab, scores.ToArray(), unknownId,
+            addSpacePrefix ? SpacePrefix.EveryRun : SpacePrefix.None, Fail);
+        return new BpeTokenizer(source, model, tokens.ToArray(), added, bosId, eosId);
+    }
+
     /// <summary>The arrays a GGUF file holds for this tokenizer (<c>tokenizer.ggml.tokens</c>, <c>token_type</c>,
     /// <c>merges</c>, <c>pre</c>), such that <see cref="FromGguf"/> reads back a tokenizer that encodes the same.</summary>
     /// <exception cref="NotSupportedException">The pre-tokenizer has no GGUF name (only the GPT-2 and Llama-3 splits do).</exception>
     internal (string[] Tokens, int[] TokenTypes, string[] Merges, string PreTokenizer) ToGgufArrays()
     {
+        if (_model is null)
+            throw new NotSupportedException($"{Source}: writing a SentencePiece tokenizer to GGUF is not supported yet");
         static string? KnownName(PreTokenizer p) => p switch
         {
             SplitPreTokenizer { AddsPrefixSpace: false, Matcher: KnownPatternMatcher m } => ReferenceEquals(m, KnownPatternMatcher.Llama3) ? "llama-bpe" : "gpt2",
@@ -181,6 +258,25 @@ public sealed class BpeTokenizer
         return (tokens, types, merges, pre);
     }
 
+    /// <summary>The arrays of a GGUF <c>tokenizer.ggml.model</c> "llama" file for a SentencePiece-style tokenizer, such
+    /// that <see cref="FromGgufSentencePiece"/> reads back a tokenizer that encodes the same (for one built from a
+    /// tokenizer.json the scores come from the merge ranks; a Metaspace "first" prefix becomes llama.cpp's "after
+    /// every special token").</summary>
+    /// <exception cref="NotSupportedException">A byte-level tokenizer (<see cref="ToGgufArrays"/>).</exception>
+    internal (string[] Tokens, int[] TokenTypes, float[] Scores, bool AddSpacePrefix, int? UnknownId) ToGgufSentencePiece()
+    {
+        var spm = _spm ?? throw new NotSupportedException($"{Source}: not a SentencePiece-style tokenizer");
+        var tokens = new string[_tokens.Length];
+        var types = new int[_tokens.Length];
+        for (int id = 0; id < tokens.Length; id++)
+        {
+            tokens[id] = _tokens[id] ?? $"[PAD{id}]";
+            types[id] = _tokens[id] is not { } t ? 5 : spm.IsByteToken(id, t) ? 6 : 1; // UNUSED, BYTE, NORMAL
+        }
+        foreach (var a in AddedTokens) types[a.Id] = a.Id == spm.UnknownId ? 2 : a.IsSpecial ? 3 : 4; // UNKNOWN / CONTROL / USER_DEFINED
+        return (tokens, types, spm.ScoresForGguf(_tokens), spm.Prefix != SpacePrefix.None, spm.UnknownId);
+    }
+
     internal static (string, string) SplitMerge(string merge, int index, Func<string, Exception> fail)
     {
         int space = merge.IndexOf(' ', 1);
@@ -194,7 +290,8 @@ public sealed class BpeTokenizer
     public int? TokenToId(string token)
     {
         if (_addedByContent.TryGetValue(token, out int added)) return added;
-        return _model.TryGetId(token, out int id) ? id : null;
+        if (_spm is not null) return _spm.TryGetId(token, out int piece) ? piece : null;
+        return _model!.TryGetId(token, out int id) ? id : null;
     }
 
     /// <summary>A token's vocabulary spelling (byte-level for BPE tokens), or null for an unused id.</summary>
@@ -230,7 +327,7 @@ public sealed class BpeTokenizer
         while (pos < text.Length)
         {
             var (start, token) = matcher.FindNext(text, pos);
-            EncodeOrdinary(text[pos..start], output);
+            EncodeOrdinary(text[pos..start], pos == 0, output);
             if (token is null) break;
             output.Add(token.Id);
             pos = start + token.Content.Length;
@@ -238,9 +335,14 @@ public sealed class BpeTokenizer
     }
 
     /// <summary>Text between added tokens: pre-tokenize, then BPE each word (through the cache).</summary>
-    private void EncodeOrdinary(ReadOnlySpan<char> text, List<int> output)
+    private void EncodeOrdinary(ReadOnlySpan<char> text, bool startsInput, List<int> output)
     {
         if (text.IsEmpty) return;
+        if (_spm is not null)
+        {
+            _spm.Encode(text, startsInput, output);
+            return;
+        }
         if (_preTokenizer.AddsPrefixSpace && text[0] != ' ') text = string.Concat(" ", text);
         var pieces = new List<Piece>();
         _preTokenizer.Split(text, 0, pieces);
@@ -258,7 +360,7 @@ public sealed class BpeTokenizer
             byte[]? rented = max > 512 ? ArrayPool<byte>.Shared.Rent(max) : null;
             Span<byte> bytes = rented is not null ? rented : buffer;
             int n = Encoding.UTF8.GetBytes(word, bytes);
-            _model.EncodeWord(bytes[..n], output);
+            _model!.EncodeWord(bytes[..n], output);
             if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
             if (word.Length <= MaxCachedWordLength && Volatile.Read(ref _cacheCount) < CacheCapacity
                 && _cacheBySpan.TryAdd(word, output.GetRange(first, output.Count - first).ToArray()))
@@ -267,16 +369,22 @@ public sealed class BpeTokenizer
     }
 
     /// <summary>Decodes token ids to text. Bytes that are not valid UTF-8 (a character cut off at the end) become
-    /// U+FFFD.</summary>
+    /// U+FFFD. A SentencePiece tokenizer that puts "▁" first drops one space from the start of the first token (HF's
+    /// <c>Strip</c> decoder, llama.cpp's <c>remove_space</c>), so decoding an encoded text gives it back; a
+    /// <see cref="TokenStreamDecoder"/> keeps it (it decodes a continuation).</summary>
     /// <param name="ids">The tokens.</param>
     /// <param name="skipSpecial">Leave out special tokens (BOS, <c>&lt;|eot_id|&gt;</c>).</param>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecial = false)
     {
         var bytes = new ArrayBufferWriter<byte>(Math.Max(16, ids.Length * 4));
+        bool first = _spm is { StripsLeadingSpace: true };
         foreach (int id in ids)
         {
             if (skipSpecial && IsSpecial(id)) continue;
-            bytes.Write(TokenBytes(id));
+            var piece = TokenBytes(id);
+            if (first && !IsSpecial(id) && piece.Length > 0 && piece[0] == (byte)' ') piece = piece[1..];
+            first = false;
+            bytes.Write(piece);
         }
         return Encoding.UTF8.GetString(bytes.WrittenSpan);
     }

@@ -6,8 +6,9 @@ namespace BitNet.Tokenization;
 /// <summary>
 /// Reads a HF tokenizers <c>tokenizer.json</c> into a <see cref="BpeTokenizer"/>: model BPE (vocab, merges as
 /// "a b" strings or [a, b] pairs, ignore_merges), added_tokens, and the pre-tokenizer the file declares (ByteLevel,
-/// Split, Sequence). Everything else that would change the output (a normalizer, byte fallback, subword
-/// prefixes) is refused rather than ignored.
+/// Split, Sequence). A BPE model with <c>byte_fallback</c> is SentencePiece-style (the LLaMA-2 tokenizer.json): its
+/// "▁" comes from a <c>Prepend</c> + <c>Replace</c> normalizer (legacy files) or a <c>Metaspace</c> pre-tokenizer.
+/// Everything else that would change the output (other normalizers, subword prefixes) is refused rather than ignored.
 /// </summary>
 internal static class TokenizerJson
 {
@@ -34,11 +35,12 @@ internal static class TokenizerJson
                 throw Fail("missing \"model\"");
             if (model.TryGetProperty("type", out var type) && type.GetString() != "BPE")
                 throw Fail($"model type '{type}' is not supported (only BPE)");
-            if (Bool(model, "byte_fallback")) throw Fail("model.byte_fallback is not supported");
+            bool sentencePiece = Bool(model, "byte_fallback")
+                || (root.TryGetProperty("pre_tokenizer", out var mp) && TypeOf(mp) == "Metaspace");
             foreach (var unsupported in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
                 if (model.TryGetProperty(unsupported, out var v) && v.ValueKind == JsonValueKind.String && v.GetString()!.Length > 0)
                     throw Fail($"model.{unsupported} is not supported");
-            if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
+            if (!sentencePiece && root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
                 throw Fail($"normalizer '{TypeOf(normalizer)}' is not supported (byte-level BPE files have none)");
 
             // Vocabulary.
@@ -69,7 +71,7 @@ internal static class TokenizerJson
                 else
                     throw Fail($"merge {index} is neither \"a b\" nor [\"a\", \"b\"]: {m}");
             }
-            var bpe = new BpeModel(vocab, merges, Bool(model, "ignore_merges"), Fail);
+            BpeModel? bpe = sentencePiece ? null : new BpeModel(vocab, merges, Bool(model, "ignore_merges"), Fail);
 
             // Added tokens.
             var added = new List<AddedToken>();
@@ -95,6 +97,18 @@ internal static class TokenizerJson
                 tokens[a.Id] = a.Content;
             }
 
+            bosId ??= Find(s_bosNames);
+            eosId ??= Find(s_eosNames);
+            if (sentencePiece)
+            {
+                int? unk = null;
+                if (model.TryGetProperty("unk_token", out var unkEl) && unkEl.ValueKind == JsonValueKind.String)
+                    unk = Find([unkEl.GetString()!]) ?? throw Fail($"model.unk_token '{unkEl.GetString()}' is not in the vocabulary");
+                var spm = ParseSentencePiece(root, vocab, merges, unk, Bool(model, "byte_fallback"), Fail);
+                if (DecoderStripsSpace(root) is bool strip) spm.StripsLeadingSpace = strip;
+                return new BpeTokenizer(path, spm, tokens, added, bosId, eosId);
+            }
+
             // Pre-tokenizer.
             bool byteLevel = false;
             PreTokenizer pre = root.TryGetProperty("pre_tokenizer", out var preEl) && preEl.ValueKind != JsonValueKind.Null
@@ -103,9 +117,7 @@ internal static class TokenizerJson
             if (!byteLevel)
                 throw Fail("the pre-tokenizer has no ByteLevel step: only byte-level BPE is supported");
 
-            bosId ??= Find(s_bosNames);
-            eosId ??= Find(s_eosNames);
-            return new BpeTokenizer(path, bpe, pre, tokens, added, bosId, eosId);
+            return new BpeTokenizer(path, bpe!, pre, tokens, added, bosId, eosId);
 
             int? Find(string[] names)
             {
@@ -118,6 +130,87 @@ internal static class TokenizerJson
                 return null;
             }
         }
+    }
+
+    /// <summary>The "▁" handling of a SentencePiece-style file: either normalizer <c>Prepend("▁")</c> (optional) with
+    /// <c>Replace(" ", "▁")</c> and no pre-tokenizer (transformers' legacy Llama conversion), or no normalizer and a
+    /// <c>Metaspace</c> pre-tokenizer (<c>prepend_scheme</c> always/first/never or the older <c>add_prefix_space</c>;
+    /// <c>split</c>, true when absent, merges each "▁"-led word alone).</summary>
+    private static SentencePieceModel ParseSentencePiece(JsonElement root, Dictionary<string, int> vocab,
+        List<(string, string)> merges, int? unk, bool byteFallback, Func<string, ModelFormatException> fail)
+    {
+        const string Meta = "\u2581";
+        bool prepend = false, replace = false;
+        if (root.TryGetProperty("normalizer", out var norm) && norm.ValueKind != JsonValueKind.Null)
+        {
+            var steps = TypeOf(norm) == "Sequence" && norm.TryGetProperty("normalizers", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().ToList()
+                : [norm];
+            foreach (var step in steps)
+            {
+                string type = TypeOf(step);
+                if (type == "Prepend" && step.TryGetProperty("prepend", out var pp) && pp.GetString() == Meta && !replace)
+                    prepend = true;
+                else if (type == "Replace" && step.TryGetProperty("pattern", out var pat) && pat.ValueKind == JsonValueKind.Object
+                         && pat.TryGetProperty("String", out var from) && from.GetString() == " "
+                         && step.TryGetProperty("content", out var to) && to.GetString() == Meta)
+                    replace = true;
+                else
+                    throw fail($"normalizer step '{type}' is not supported in a SentencePiece-style tokenizer (Prepend \"{Meta}\", Replace \" \" with \"{Meta}\")");
+            }
+        }
+        bool hasPre = root.TryGetProperty("pre_tokenizer", out var pre) && pre.ValueKind != JsonValueKind.Null;
+        if (replace)
+        {
+            if (hasPre) throw fail($"a Replace normalizer and the pre-tokenizer '{TypeOf(pre)}' together are not supported");
+            return SentencePieceModel.ByRank(vocab, merges, unk, byteFallback, prepend ? SpacePrefix.EveryRun : SpacePrefix.None,
+                prefixOnlyWithoutMetaspace: false, splitWords: false, fail);
+        }
+        if (prepend) throw fail("a Prepend normalizer without Replace(\" \", \"\u2581\") is not supported");
+        if (!hasPre || TypeOf(pre) != "Metaspace")
+            throw fail($"a byte_fallback BPE needs a Metaspace pre-tokenizer or a Replace(\" \", \"{Meta}\") normalizer, not '{(hasPre ? TypeOf(pre) : "none")}'");
+        if (pre.TryGetProperty("replacement", out var rep) && rep.GetString() != Meta)
+            throw fail($"Metaspace replacement '{rep.GetString()}' is not supported (only \"{Meta}\")");
+        SpacePrefix prefix;
+        if (pre.TryGetProperty("prepend_scheme", out var scheme) && scheme.ValueKind == JsonValueKind.String)
+        {
+            prefix = scheme.GetString() switch
+            {
+                "always" => SpacePrefix.EveryRun,
+                "first" => SpacePrefix.FirstRun,
+                "never" => SpacePrefix.None,
+                var other => throw fail($"Metaspace prepend_scheme '{other}' is unknown (always, first, never)"),
+            };
+        }
+        else
+            prefix = !pre.TryGetProperty("add_prefix_space", out var aps) || aps.ValueKind != JsonValueKind.False
+                ? SpacePrefix.EveryRun : SpacePrefix.None;
+        bool split = !pre.TryGetProperty("split", out var sp) || sp.ValueKind != JsonValueKind.False;
+        return SentencePieceModel.ByRank(vocab, merges, unk, byteFallback, prefix, prefixOnlyWithoutMetaspace: true, split, fail);
+    }
+
+    /// <summary>Whether a SentencePiece-style file's decoder drops the space the encoder put first: a <c>Strip</c> step
+    /// with <c>start</c> &gt; 0 (legacy Llama files: Replace, ByteFallback, Fuse, Strip) or a <c>Metaspace</c> decoder
+    /// that prepends; null without a decoder (then it follows the encoder).</summary>
+    private static bool? DecoderStripsSpace(JsonElement root)
+    {
+        if (!root.TryGetProperty("decoder", out var dec) || dec.ValueKind != JsonValueKind.Object) return null;
+        var steps = TypeOf(dec) == "Sequence" && dec.TryGetProperty("decoders", out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray().ToList()
+            : [dec];
+        foreach (var step in steps)
+        {
+            switch (TypeOf(step))
+            {
+                case "Strip" when step.TryGetProperty("start", out var start) && start.TryGetInt32(out int n) && n > 0:
+                    return true;
+                case "Metaspace":
+                    return step.TryGetProperty("prepend_scheme", out var scheme) && scheme.ValueKind == JsonValueKind.String
+                        ? scheme.GetString() != "never"
+                        : !step.TryGetProperty("add_prefix_space", out var aps) || aps.ValueKind != JsonValueKind.False;
+            }
+        }
+        return false;
     }
 
     private static PreTokenizer ParsePreTokenizer(JsonElement el, Func<string, ModelFormatException> fail,

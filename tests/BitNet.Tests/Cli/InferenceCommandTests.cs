@@ -170,6 +170,28 @@ public sealed class InferenceCommandTests
     }
 
     [Test]
+    public void Chat_UsesTheModelsChatTemplate()
+    {
+        string model = ChatModel();
+        string[] args = ["chat", "-m", model, "--temp", "0", "-n", "6", "--threads", "1"];
+        var fallback = RunWithInput("hello\nhow are you\n", args);
+        Assert.That(fallback.Exit, Is.EqualTo(0), fallback.Err);
+        Assert.That(fallback.Err, Does.Contain("warning:").And.Contain("no chat template"));
+
+        File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), """
+            { "chat_template": "{% for m in messages %}{{ m.role | upper }}> {{ m.content }}<|eot_id|>{% endfor %}{% if add_generation_prompt %}ASSISTANT>{% endif %}" }
+            """);
+        var templated = RunWithInput("hello\nhow are you\n", args);
+        Assert.That(templated.Exit, Is.EqualTo(0), templated.Err);
+        Assert.That(templated.Err, Does.Not.Contain("warning:"));
+        Assert.That(templated.Out.Split('\n'), Has.Length.EqualTo(3), "one line per reply, then the final newline");
+        Assert.That(RunWithInput("hello\nhow are you\n", args).Out, Is.EqualTo(templated.Out), "greedy: reproducible");
+
+        File.WriteAllText(Path.Combine(model, "tokenizer_config.json"), """{ "chat_template": "{% for m in messages %}" }""");
+        AssertOneErrorLine(RunWithInput("hello\n", args), "'for' is never closed");
+    }
+
+    [Test]
     public void Chat_TokenizerWithoutEndOfTurn_OneErrorLine() =>
         AssertOneErrorLine(RunWithInput("hi\n", "chat", "-m", Fixture.TinyMaster.Path), "<|eot_id|>");
 }

@@ -364,7 +364,67 @@ public sealed class BitNetModelFileTests
         Assert.That(d0, Is.EqualTo(packed.Layers[0].Q.Scale).Within(0f), "block 0 has d = w");
         BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)offset + 66 + 64), BitConverter.HalfToUInt16Bits((Half)(d0 * 2)));
         File.WriteAllBytes(mixed, bytes);
-        e = Broken(mixed);
-        Assert.That(e.Problem, Does.Contain("blk.0.attn_q.weight': blocks 0 and 1 have different scales"));
+        // Opening reads no tensor data, so it succeeds; the scale, the codes, a conversion and loading to run refuse it
+        const string differ = "blk.0.attn_q.weight': blocks 0 and 1 have different scales";
+        using (var opened = BitNetModelFile.Open(mixed))
+        {
+            TernaryTensor q = opened.Layers[0].Q;
+            Assert.That(Assert.Throws<ModelFormatException>(() => _ = q.Scale)!.Problem, Does.Contain(differ), "Scale");
+            Assert.That(Assert.Throws<ModelFormatException>(() => q.GetCodes())!.Problem, Does.Contain(differ), "GetCodes");
+            Assert.That(opened.Layers[0].K.Scale, Is.EqualTo(packed.Layers[0].K.Scale), "the other tensors are fine");
+        }
+        foreach (PackedFormat to in new[] { PackedFormat.I2SX86, PackedFormat.Tq1_0, PackedFormat.Hf2B4T })
+        {
+            using var opened = BitNetModelFile.Open(mixed);
+            e = Assert.Throws<ModelFormatException>(() => opened.Layers[0].Q.ConvertTo(to).Dispose())!;
+            Assert.That(e.FilePath, Is.EqualTo(mixed));
+            Assert.That(e.Problem, Does.Contain(differ).And.Contain("only per-tensor ternary weights"), $"into {to}");
+        }
+        e = Assert.Throws<ModelFormatException>(() => BitNet.Inference.BitNetModel.Load(mixed).Dispose())!;
+        Assert.That(e.Problem, Does.Contain(differ), "loading to run converts it to I2_S x86, which checks it");
+        using (var opened = BitNetModelFile.Open(mixed))
+        {
+            e = Assert.Throws<ModelFormatException>(() => GgufModelWriter.Write(opened, Path.Combine(_temp, "out.gguf"),
+                new GgufModelWriterOptions { TernaryType = TernaryFileType.TQ2_0 }))!;
+            Assert.That(e.Problem, Does.Contain(differ), "converting TQ2_0 to TQ2_0 checks it too (block for block would keep both d)");
+        }
+        Assert.That(File.Exists(Path.Combine(_temp, "out.gguf")), Is.False, "no partial file");
+    }
+
+    /// <summary>Opening a GGUF model reads none of its tensor data: a file whose every data byte is 0xFF (TQ/I2_S codes
+    /// no packer writes, NaN block d and I2_S scales, NaN norms) opens and lists, and fails only where data is used.</summary>
+    [TestCase(TernaryFileType.TQ2_0)]
+    [TestCase(TernaryFileType.TQ1_0)]
+    [TestCase(TernaryFileType.I2_S)]
+    public void OpeningReadsNoTensorData(TernaryFileType type)
+    {
+        using var packed = BitNetModelFile.Open(TinyPacked);
+        string good = Path.Combine(_temp, "good.gguf");
+        GgufModelWriter.Write(packed, good, new GgufModelWriterOptions { TernaryType = type, I2SLayout = PackedFormat.I2SX86 });
+        long dataStart;
+        List<(string, string, long)> listing;
+        using (var f = GgufFile.Open(good))
+        {
+            dataStart = f.Tensors.Min(t => t.FileOffset);
+            listing = f.Tensors.Select(t => (t.Name, t.Type.Name, t.ByteLength)).ToList();
+        }
+        byte[] bytes = File.ReadAllBytes(good);
+        bytes.AsSpan((int)dataStart).Fill(0xFF);
+        string poisoned = Path.Combine(_temp, "poisoned.gguf");
+        File.WriteAllBytes(poisoned, bytes);
+
+        var options = new ModelLoadOptions { I2SLayout = PackedFormat.I2SX86 };
+        using (var model = BitNetModelFile.Open(poisoned, options))
+        {
+            Assert.That(model.Tensors.Select(t => (t.Name, t.Type, t.ByteLength)), Is.EqualTo(listing), "the listing comes from the header");
+            Assert.That(model.Layers[1].Down.StoredType, Is.EqualTo(type == TernaryFileType.I2_S ? "I2_S_X86" : type.ToString()));
+            Assert.That(float.IsNaN(model.FinalNorm[0]), "a norm is read when asked for: NaN from the 0xFF bytes");
+            var e = Assert.Throws<ModelFormatException>(() => _ = model.Layers[0].Q.Scale)!;
+            Assert.That(e.Problem, Does.StartWith("tensor 'blk.0.attn_q.weight': "));
+            Assert.That(e.FilePath, Is.EqualTo(poisoned));
+        }
+        var load = Assert.Throws<ModelFormatException>(() =>
+            BitNet.Inference.BitNetModel.Load(poisoned, new BitNet.Inference.ModelOptions { FileOptions = options }).Dispose())!;
+        Assert.That(load.Problem, Does.StartWith("tensor 'blk.0.attn_q.weight': "), "loading to run reads the first projection and refuses it");
     }
 }
