@@ -189,6 +189,13 @@ BN_API bn_status bn_pool_leak_report(bn_pool* pool, char* buf, size_t cap, size_
  * memory. A hint: BN_OK where the OS has no such call. Never use it on memory that was written. */
 BN_API bn_status bn_mapping_release(const void* addr, size_t len);
 
+/* The memory-bandwidth floor (CLI.md "How speed is stated"): a STREAM-style read of a `bytes`-byte buffer (at least
+ * 1 MiB; make it several times the last-level cache, e.g. 1 GiB) summed by the pool's threads (NULL: this
+ * thread), `reps` timed passes after one untimed one. *median_gbps and *best_gbps (either may be NULL) receive
+ * 1e9 bytes per second. The buffer is taken from the OS for the call and given back before it returns. */
+BN_API bn_status bn_measure_read_bandwidth(bn_threadpool* pool, int64_t bytes, int32_t reps, double* median_gbps,
+                                           double* best_gbps);
+
 /* ---------------------------------------------------------------------------------------------------------
  * Ternary matmul
  *

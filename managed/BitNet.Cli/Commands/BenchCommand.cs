@@ -25,10 +25,11 @@ internal static class BenchCommand
         var threads = new Option<int?>("--threads", "-t") { Description = "Threads (default: one per physical core)" };
         var reps = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
+        var noFloor = new Option<bool>("--no-floor") { Description = "Skip measuring the memory-bandwidth floor (a 1 GiB read after the timings)" };
         var layout = I2SLayoutOption.Create();
         var command = new Command("bench", "Measure prefill and decode speed (tokens per second)")
         {
-            model, prompt, gen, threads, reps, json, layout,
+            model, prompt, gen, threads, reps, json, noFloor, layout,
         };
         command.SetAction(parse =>
         {
@@ -71,6 +72,16 @@ internal static class BenchCommand
                     $"repetition {rep}/{r}: prefill {pp:F2} tok/s, decode {tg:F2} tok/s"));
             }
 
+            // The floor (CLI.md "How speed is stated"): this run's read bandwidth over the bytes a decode step reads. The
+            // peak RSS is taken first: the 1 GiB read buffer is not the model's memory.
+            long? peakRss = PeakRssBytes();
+            MemoryBandwidth? bandwidth = null;
+            if (n > 0 && !parse.GetValue(noFloor))
+            {
+                cli.Error.WriteLine("measuring the read bandwidth (1 GiB, 3 passes)");
+                bandwidth = MemoryBandwidth.Measure(session.Threads);
+            }
+            double? floor = bandwidth is null ? null : bandwidth.MedianGBps * 1e9 / weightBytes;
             var report = new BenchReport(
                 Model: path,
                 Threads: session.Threads,
@@ -84,7 +95,10 @@ internal static class BenchCommand
                 PrefillTokSSamples: prefill,
                 DecodeTokSSamples: decode,
                 WeightBytes: weightBytes,
-                PeakRssBytes: PeakRssBytes());
+                PeakRssBytes: peakRss,
+                ReadBandwidthGbS: bandwidth?.MedianGBps,
+                BandwidthFloorTokS: floor,
+                DecodeFloorFraction: floor is { } f && f > 0 ? Mean(decode) / f : null);
             if (parse.GetValue(json)) cli.Out.WriteLine(JsonSerializer.Serialize(report, CliJsonContext.Default.BenchReport));
             else WriteTable(cli.Out, report);
             return ExitCodes.Success;
@@ -170,6 +184,9 @@ internal static class BenchCommand
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {model} | {size} | {r.Threads} | tg{r.NGen} | {r.DecodeTokS:F2} ± {r.DecodeTokSStddev:F2} |"));
         if (r.PeakRssBytes is { } rss)
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"\npeak RSS {rss / (double)(1L << 20):F1} MiB"));
+        if (r.BandwidthFloorTokS is { } floor && r.ReadBandwidthGbS is { } gbs)
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"bandwidth floor {floor:F2} tok/s ({gbs:F1} GB/s read / {r.WeightBytes / 1e9:F3} GB per step): decode at {100 * r.DecodeFloorFraction:F0}% of it"));
     }
 }
 
@@ -186,7 +203,11 @@ internal static class BenchCommand
 /// <param name="PrefillTokSSamples">The prefill rate of each repetition (empty when skipped).</param>
 /// <param name="DecodeTokSSamples">The decode rate of each repetition (empty when skipped).</param>
 /// <param name="WeightBytes">Bytes of every tensor of the model as stored (what a decode step reads, KV cache excluded).</param>
-/// <param name="PeakRssBytes">Peak resident set of the process (Linux VmHWM), null where unknown.</param>
+/// <param name="PeakRssBytes">Peak resident set of the process (Linux VmHWM) after the timings, null where unknown.</param>
+/// <param name="ReadBandwidthGbS">STREAM-style read bandwidth measured after the timings (1e9 B/s, median), null when
+/// decode was skipped or --no-floor.</param>
+/// <param name="BandwidthFloorTokS">The decode bandwidth floor: read bandwidth / <see cref="WeightBytes"/>.</param>
+/// <param name="DecodeFloorFraction">Decode rate as a fraction of the floor.</param>
 internal sealed record BenchReport(
     string Model,
     int Threads,
@@ -200,4 +221,7 @@ internal sealed record BenchReport(
     IReadOnlyList<double> PrefillTokSSamples,
     IReadOnlyList<double> DecodeTokSSamples,
     long WeightBytes,
-    long? PeakRssBytes);
+    long? PeakRssBytes,
+    double? ReadBandwidthGbS,
+    double? BandwidthFloorTokS,
+    double? DecodeFloorFraction);

@@ -665,6 +665,16 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_mapping_release(void* addr, nuint len);
 
+    /// <summary>
+    /// The memory-bandwidth floor (CLI.md "How speed is stated"): a STREAM-style read of a `bytes`-byte buffer (at least
+    /// 1 MiB; make it several times the last-level cache, e.g. 1 GiB) summed by the pool's threads (NULL: this
+    /// thread), `reps` timed passes after one untimed one. *median_gbps and *best_gbps (either may be NULL) receive
+    /// 1e9 bytes per second. The buffer is taken from the OS for the call and given back before it returns.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_measure_read_bandwidth")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_measure_read_bandwidth(BnThreadpool pool, long bytes, int reps, double* median_gbps, double* best_gbps);
+
     /// <summary>Bytes that a rows x cols matrix takes in `layout`. cols must be a multiple of the layout's block (128).</summary>
     [LibraryImport("bitnet", EntryPoint = "bn_tmatmul_packed_size")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]

@@ -45,17 +45,25 @@ public sealed class BenchCommandTests
             Assert.That(o.GetProperty("decode_tok_s_samples").GetArrayLength(), Is.EqualTo(2));
             Assert.That(o.GetProperty("weight_bytes").GetInt64(), Is.GreaterThan(0));
             if (OperatingSystem.IsLinux()) Assert.That(o.GetProperty("peak_rss_bytes").GetInt64(), Is.GreaterThan(0));
+            // the floor: this run's read bandwidth over the bytes a decode step reads, and decode as a fraction of it
+            double gbs = o.GetProperty("read_bandwidth_gb_s").GetDouble();
+            double floor = o.GetProperty("bandwidth_floor_tok_s").GetDouble();
+            Assert.That(gbs, Is.GreaterThan(0.1));
+            Assert.That(floor, Is.EqualTo(gbs * 1e9 / o.GetProperty("weight_bytes").GetInt64()).Within(1e-9).Percent);
+            Assert.That(o.GetProperty("decode_floor_fraction").GetDouble(),
+                Is.EqualTo(o.GetProperty("decode_tok_s").GetDouble() / floor).Within(1e-9).Percent);
         });
     }
 
     [Test]
     public void Bench_PromptZero_SkipsPrefill()
     {
-        var r = Run("bench", "-m", Fixture.TinyPacked.Path, "-p", "0", "-n", "4", "--repetitions", "1", "--json");
+        var r = Run("bench", "-m", Fixture.TinyPacked.Path, "-p", "0", "-n", "4", "--repetitions", "1", "--json", "--no-floor");
         Assert.That(r.Exit, Is.EqualTo(0), r.Err);
         JsonElement o = ParseOneObject(r.Out);
         Assert.Multiple(() =>
         {
+            Assert.That(o.GetProperty("bandwidth_floor_tok_s").ValueKind, Is.EqualTo(JsonValueKind.Null), "--no-floor skips the floor");
             Assert.That(o.GetProperty("n_prompt").GetInt32(), Is.EqualTo(0));
             Assert.That(o.GetProperty("prefill_tok_s").GetDouble(), Is.EqualTo(0));
             Assert.That(o.GetProperty("prefill_tok_s_samples").GetArrayLength(), Is.EqualTo(0));
@@ -68,7 +76,7 @@ public sealed class BenchCommandTests
     {
         var r = Run("bench", "-m", Fixture.TinyPacked.Path, "-p", "8", "-n", "4", "--repetitions", "1");
         Assert.That(r.Exit, Is.EqualTo(0), r.Err);
-        Assert.That(r.Out, Does.Contain("| pp8 |").And.Contain("| tg4 |"));
+        Assert.That(r.Out, Does.Contain("| pp8 |").And.Contain("| tg4 |").And.Contain("bandwidth floor"));
         Assert.That(r.Out.Contains('\u001b', StringComparison.Ordinal), Is.False, "no ANSI codes");
     }
 
