@@ -365,6 +365,57 @@ BN_TEST(threaded_equals_serial) {
     bn_threadpool_destroy(pools[1]);
 }
 
+/* bn_tmatmul_i8_multi: n matrices of one K as one job equal n separate serial calls bit for bit, at 1, 2 and 3
+ * threads, for GEMV and GEMM, with row counts that are not multiples of the 16-row unit (so a thread's range
+ * starts and ends inside different matrices), an empty matrix in the group, and the 2B4T q/k/v group. */
+BN_TEST(multi_equals_separate_calls) {
+    const int64_t groups[][5] = {/* K, T, rows of up to 3 matrices */
+                                 {384, 1, 65, 17, 40},
+                                 {384, 5, 65, 0, 33},
+                                 {256, 3, 1, 129, 16},
+                                 {2560, 1, 2560, 640, 640},
+                                 {2560, 2, 2560, 640, 640}};
+    bn_threadpool* pools[3] = {NULL, NULL, NULL};
+    BN_CHECK_OK(bn_threadpool_create(2, &pools[1]));
+    BN_CHECK_OK(bn_threadpool_create(3, &pools[2]));
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        const int64_t K = groups[g][0], T = groups[g][1];
+        problem p[3];
+        const uint8_t* w[3];
+        int64_t M[3];
+        float ws[3], *sep[3], *got[3];
+        for (int i = 0; i < 3; i++) {
+            p[i] = make_problem(900 + 10 * g + i, groups[g][2 + i], K, T);
+            if (i > 0) memcpy(p[i].q, p[0].q, (size_t)(T * K)), memcpy(p[i].qs, p[0].qs, sizeof(int32_t) * (size_t)T),
+                    memcpy(p[i].a, p[0].a, sizeof(float) * (size_t)T); /* one set of activations */
+            w[i] = p[i].w, M[i] = p[i].M, ws[i] = 0.21f + 0.1f * (float)i;
+            sep[i] = malloc(sizeof(float) * (size_t)(M[i] * T + 1));
+            got[i] = malloc(sizeof(float) * (size_t)(M[i] * T + 1));
+            BN_CHECK_OK(bn_tmatmul_i8(BN_TLAYOUT_I2S, w[i], M[i], K, ws[i], p[0].q, p[0].a, p[0].qs, T, sep[i], NULL));
+        }
+        for (int n = 1; n <= 3; n++)
+            for (int th = 0; th < 3; th++) {
+                for (int i = 0; i < n; i++) memset(got[i], 0xFF, sizeof(float) * (size_t)(M[i] * T + 1));
+                BN_CHECK_OK(bn_tmatmul_i8_multi(BN_TLAYOUT_I2S, n, w, M, K, ws, p[0].q, p[0].a, p[0].qs, T, got,
+                                                pools[th]));
+                for (int i = 0; i < n; i++)
+                    BN_CHECK_MSG(first_diff(sep[i], got[i], M[i] * T) < 0, "group %zu, n=%d, matrix %d, pool %d", g, n,
+                                 i, th + 1);
+            }
+        for (int i = 0; i < 3; i++) free(sep[i]), free(got[i]), free_problem(&p[i]);
+    }
+    const uint8_t* w1[1] = {NULL};
+    int64_t M1[1] = {16};
+    float ws1[1] = {1.0f};
+    float* y1[1] = {NULL};
+    BN_CHECK(bn_tmatmul_i8_multi(BN_TLAYOUT_I2S, 0, w1, M1, 128, ws1, NULL, NULL, NULL, 1, y1, NULL) ==
+             BN_ERR_INVALID_ARGUMENT);
+    BN_CHECK(bn_tmatmul_i8_multi(BN_TLAYOUT_I2S, BN_TMATMUL_MULTI_MAX + 1, w1, M1, 128, ws1, NULL, NULL, NULL, 1, y1,
+                                 NULL) == BN_ERR_INVALID_ARGUMENT);
+    bn_threadpool_destroy(pools[1]);
+    bn_threadpool_destroy(pools[2]);
+}
+
 BN_TEST(every_dispatch_choice_matches_scalar) {
     /* the public call through the kernel table, with dispatch restricted to each variant in turn */
     problem p = make_problem(77, 129, 512, 6);

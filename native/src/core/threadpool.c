@@ -5,7 +5,16 @@
  * a while (a decode step issues hundreds of small jobs back to back, and a futex wake costs microseconds), then
  * sleep on a condition variable. The spin/sleep handshake is Dekker-style: a worker announces itself in
  * `sleeping` before re-reading `generation` under the mutex, and the submitter bumps `generation` before reading
- * `sleeping`; both are sequentially consistent, so one of them always sees the other. */
+ * `sleeping`; both are sequentially consistent, so one of them always sees the other.
+ *
+ * A job is over when all of its items are done, not when every worker has checked in: the caller takes chunks
+ * too, so when another process holds a worker's core (2 cores shared with a build, say) the caller runs the whole
+ * job alone instead of waiting a scheduler tick for a worker that has nothing left to do. A worker that wakes late
+ * must then not read a job descriptor that is being rewritten: it registers in `active` and re-checks
+ * `generation` before touching the job, while the submitter makes `generation` odd ("being rewritten") before it
+ * waits for `active` to drain and writes the next job, then even again to publish it. Both sides are sequentially
+ * consistent, so either the worker sees the odd generation and backs off or the submitter sees it in `active` and
+ * waits the few instructions until it leaves. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -40,7 +49,8 @@ struct bn_threadpool {
     int64_t n;
     int64_t grain;
     atomic_int_fast64_t next;
-    atomic_int pending; /* workers that have not finished the current job */
+    atomic_int_fast64_t done; /* items of the current job finished */
+    atomic_int active;        /* workers between registering for a job and leaving it */
 };
 
 typedef struct bn_worker_arg {
@@ -60,6 +70,7 @@ static void run_chunks(bn_threadpool* p, int32_t worker) {
         if (begin >= n) break;
         int64_t end = begin + grain < n ? begin + grain : n;
         p->fn(p->ctx, begin, end, worker);
+        atomic_fetch_add_explicit(&p->done, end - begin, memory_order_release);
     }
     tl_inside_job = 0;
 }
@@ -70,26 +81,38 @@ static void* worker_main(void* argp) {
     bn_threadpool* p = arg.pool;
     uint64_t seen = 0;
     for (;;) {
+        /* wait for a published job (an even generation) newer than the last one seen */
         uint64_t g = atomic_load(&p->generation);
-        for (int spin = 0; g == seen && spin < BN_SPIN_ROUNDS; spin++) {
+        for (int spin = 0; (g == seen || (g & 1)) && spin < BN_SPIN_ROUNDS; spin++) {
             BN_CPU_RELAX();
             g = atomic_load_explicit(&p->generation, memory_order_acquire);
         }
-        if (g == seen) {
+        if (g == seen || (g & 1)) {
             pthread_mutex_lock(&p->sleep_lock);
             atomic_fetch_add(&p->sleeping, 1);
-            while ((g = atomic_load(&p->generation)) == seen) pthread_cond_wait(&p->wake, &p->sleep_lock);
+            while ((g = atomic_load(&p->generation)) == seen || (g & 1)) pthread_cond_wait(&p->wake, &p->sleep_lock);
             atomic_fetch_sub(&p->sleeping, 1);
             pthread_mutex_unlock(&p->sleep_lock);
         }
         seen = g;
         if (atomic_load(&p->stop)) break;
-        run_chunks(p, arg.index);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        atomic_fetch_add(&p->active, 1);
+        if (atomic_load(&p->generation) == g) run_chunks(p, arg.index); /* else the job is over and rewritten */
+        atomic_fetch_sub_explicit(&p->active, 1, memory_order_release);
     }
     return NULL;
 }
 
+/* Makes the generation odd: no worker enters the current job from now on; then waits for those inside it. */
+static void retire(bn_threadpool* p) {
+    atomic_fetch_add(&p->generation, 1);
+    for (int spin = 0; atomic_load(&p->active) > 0; spin++) {
+        if (spin < BN_SPIN_ROUNDS) BN_CPU_RELAX();
+        else sched_yield();
+    }
+}
+
+/* Makes the generation even again: the job written since retire() is open to the workers. */
 static void publish(bn_threadpool* p) {
     atomic_fetch_add(&p->generation, 1);
     if (atomic_load(&p->sleeping) > 0) {
@@ -100,6 +123,7 @@ static void publish(bn_threadpool* p) {
 }
 
 static void stop_workers(bn_threadpool* p, int32_t started) {
+    retire(p);
     atomic_store(&p->stop, 1);
     publish(p);
     for (int32_t i = 0; i < started; i++) pthread_join(p->threads[i], NULL);
@@ -121,7 +145,8 @@ bn_status bn_threadpool_create(int32_t n_threads, bn_threadpool** out) {
     atomic_init(&p->sleeping, 0);
     atomic_init(&p->stop, 0);
     atomic_init(&p->next, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->done, 0);
+    atomic_init(&p->active, 0);
     if (n_threads > 1) {
         p->threads = calloc((size_t)(n_threads - 1), sizeof(pthread_t));
         if (!p->threads) {
@@ -181,15 +206,16 @@ bn_status bn_threadpool_parallel_for(bn_threadpool* p, int64_t n, int64_t grain,
         if (grain < 1) grain = 1;
     }
     pthread_mutex_lock(&p->submit_lock);
+    retire(p); /* workers still leaving the previous job (they found no chunk left) go first */
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
     p->grain = grain;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     publish(p);
     run_chunks(p, 0);
-    for (int spin = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spin++) {
+    for (int spin = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; spin++) {
         if (spin < BN_SPIN_ROUNDS) BN_CPU_RELAX();
         else sched_yield();
     }

@@ -76,45 +76,53 @@ float bn_dot_q8_0_avx512(const float* x, const void* y, int64_t n) {
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
 
-// x (n), y (n/256 block_q6_K) -> sum
+/* The 128 six-bit codes of half h of a Q6_K block, minus 32, as int8 in element order: out[0..63] from the low
+ * nibbles of ql[0..63] (quarters 0 and 1: qh bits 0-1 and 2-3), out[64..127] from the high nibbles (quarters 2
+ * and 3: qh bits 4-5 and 6-7). qh's 32 bytes are broadcast into both 256-bit halves and shifted per half with one
+ * variable 16-bit shift, so each quarter's two bits land at bits 4-5 of their byte; a bit select (vpternlogd
+ * 0xE4: C ? A : B with C = 0x0F) joins them to the nibble, and the mask 0x3F drops what the 16-bit shifts carried
+ * in from the neighbouring byte. */
+static inline void q6_codes_half(const uint8_t* ql, const uint8_t* qh, int8_t out[128]) {
+    const __m512i nib = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), off = _mm512_set1_epi8(32);
+    const __m512i sh_lo = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1); /* left */
+    const __m512i sh_hi = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1); /* right */
+    const __m512i l = _mm512_loadu_si512(ql);
+    const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)qh));
+    const __m512i c_lo = _mm512_ternarylogic_epi32(l, _mm512_sllv_epi16(h, sh_lo), nib, 0xE4);
+    const __m512i c_hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), _mm512_srlv_epi16(h, sh_hi), nib, 0xE4);
+    _mm512_storeu_si512(out, _mm512_sub_epi8(_mm512_and_si512(c_lo, m6), off));
+    _mm512_storeu_si512(out + 64, _mm512_sub_epi8(_mm512_and_si512(c_hi, m6), off));
+}
+
+/* x (n), y (n/256 block_q6_K) -> sum. Each 16-element scale group is one vector: w = (d * scales[g]) * code, the
+ * same float products as the scalar reference, FMA'd into one of 8 accumulators (one per group of a half) so the
+ * FMA latency does not bound the loop (the two accumulators before made it ~1.25x slower from cache). The
+ * block's 16 group scales d * scales[g] are made in one vector; the codes are unpacked 64 at a time on bytes.
+ * (Tried: widening each code with one vpermb (AVX512-VBMI) into the float 2^23 + c, 10% slower here.) */
 float bn_dot_q6_k_avx512(const float* x, const void* y, int64_t n) {
     const uint8_t* b = (const uint8_t*)y;
-    const __m512i m4 = _mm512_set1_epi32(0xF), m2 = _mm512_set1_epi32(3), off = _mm512_set1_epi32(32);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 acc[8];
+    for (int g = 0; g < 8; g++) acc[g] = _mm512_setzero_ps();
+    _Alignas(64) int8_t codes[128];
+    _Alignas(64) float scale[16];
     for (int64_t i = 0; i < n; i += BN_Q6_K_BLOCK, b += BN_Q6_K_BYTES) {
         uint16_t dh;
         memcpy(&dh, b + BN_Q6_K_D, sizeof dh);
-        const float d = _cvtsh_ss(dh);
+        const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(b + BN_Q6_K_SCALES))));
+        _mm512_store_ps(scale, _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(dh)), sc));
         for (int h = 0; h < 2; h++) {
-            const uint8_t* ql = b + BN_Q6_K_QL + 64 * h;
-            const uint8_t* qh = b + BN_Q6_K_QH + 32 * h;
-            const int8_t* sc = (const int8_t*)(b + BN_Q6_K_SCALES) + 8 * h;
+            q6_codes_half(b + BN_Q6_K_QL + 64 * h, b + BN_Q6_K_QH + 32 * h, codes);
             const float* xh = x + i + 128 * h;
-            for (int l = 0; l < 32; l += 16) {
-                const int is = l / 16;
-                const __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(ql + l)));
-                const __m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(ql + l + 32)));
-                const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(qh + l)));
-                const __m512i q1 = _mm512_or_si512(_mm512_and_si512(lo, m4), _mm512_slli_epi32(_mm512_and_si512(q, m2), 4));
-                const __m512i q2 = _mm512_or_si512(_mm512_and_si512(hi, m4),
-                                                   _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(q, 2), m2), 4));
-                const __m512i q3 = _mm512_or_si512(_mm512_srli_epi32(lo, 4),
-                                                   _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(q, 4), m2), 4));
-                const __m512i q4 = _mm512_or_si512(_mm512_srli_epi32(hi, 4), _mm512_slli_epi32(_mm512_srli_epi32(q, 6), 4));
-#define BN_Q6_FMA(acc, qv, k)                                                                                     \
-    acc = _mm512_fmadd_ps(_mm512_loadu_ps(xh + l + 32 * (k)),                                                     \
-                          _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[is + 2 * (k)]),                              \
-                                        _mm512_cvtepi32_ps(_mm512_sub_epi32(qv, off))),                           \
-                          acc)
-                BN_Q6_FMA(a0, q1, 0);
-                BN_Q6_FMA(a1, q2, 1);
-                BN_Q6_FMA(a0, q3, 2);
-                BN_Q6_FMA(a1, q4, 3);
-#undef BN_Q6_FMA
+            for (int g = 0; g < 8; g++) {
+                const __m512 c = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i*)(codes + 16 * g))));
+                const __m512 w = _mm512_mul_ps(_mm512_set1_ps(scale[8 * h + g]), c);
+                acc[g] = _mm512_fmadd_ps(_mm512_loadu_ps(xh + 16 * g), w, acc[g]);
             }
         }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    const __m512 s0 = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+    const __m512 s1 = _mm512_add_ps(_mm512_add_ps(acc[4], acc[5]), _mm512_add_ps(acc[6], acc[7]));
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
 // y (n) += a * x (n)

@@ -192,26 +192,36 @@ bn_status bn_tmatmul_unpack_i8(bn_tlayout layout, const uint8_t* packed, int64_t
 
 /* ---- matmul ----------------------------------------------------------------------------------------- */
 
+/* One parallel job over the output rows of n matrices of one K, all multiplied by the same activations. The
+ * work items are units of BN_TM_ROW_UNIT rows numbered across the matrices: matrix i owns units
+ * [u_off[i], u_off[i + 1]). */
 typedef struct tm_job {
-    const uint8_t* w;
-    int64_t M, K, T;
+    int32_t n;
+    const uint8_t* w[BN_TMATMUL_MULTI_MAX];
+    int64_t M[BN_TMATMUL_MULTI_MAX];
+    float w_scale[BN_TMATMUL_MULTI_MAX];
+    float* y[BN_TMATMUL_MULTI_MAX];
+    int64_t u_off[BN_TMATMUL_MULTI_MAX + 1];
+    int64_t K, T;
     const int8_t* q;
     const float* a;
     const int32_t* q_sum;
-    float w_scale;
-    float* y;
     bn_tmatmul_i2_gemv_fn* gemv;
     bn_tmatmul_i2_gemm_fn* gemm;
 } tm_job;
 
-/* Units [u0, u1) of BN_TM_ROW_UNIT output rows, every token. */
+/* Units [u0, u1) of BN_TM_ROW_UNIT output rows, every token; a range may span several matrices. */
 static void tm_rows(void* ctx, int64_t u0, int64_t u1, int32_t worker) {
     (void)worker;
     const tm_job* j = ctx;
-    const int64_t r0 = u0 * BN_TM_ROW_UNIT;
-    const int64_t r1 = u1 * BN_TM_ROW_UNIT < j->M ? u1 * BN_TM_ROW_UNIT : j->M;
-    if (j->T == 1) j->gemv(j->w, j->K, r0, r1, j->q, j->q_sum[0], j->a[0], j->w_scale, j->y);
-    else j->gemm(j->w, j->K, r0, r1, j->q, j->q_sum, j->a, j->w_scale, j->T, j->y, j->M);
+    for (int32_t i = 0; i < j->n; i++) {
+        const int64_t b = u0 > j->u_off[i] ? u0 : j->u_off[i], e = u1 < j->u_off[i + 1] ? u1 : j->u_off[i + 1];
+        if (b >= e) continue;
+        const int64_t M = j->M[i], r0 = (b - j->u_off[i]) * BN_TM_ROW_UNIT;
+        const int64_t r1 = (e - j->u_off[i]) * BN_TM_ROW_UNIT < M ? (e - j->u_off[i]) * BN_TM_ROW_UNIT : M;
+        if (j->T == 1) j->gemv(j->w[i], j->K, r0, r1, j->q, j->q_sum[0], j->a[0], j->w_scale[i], j->y[i]);
+        else j->gemm(j->w[i], j->K, r0, r1, j->q, j->q_sum, j->a, j->w_scale[i], j->T, j->y[i], M);
+    }
 }
 
 /* The checks both public matmuls share; *done is set when there is nothing to compute. */
@@ -232,17 +242,27 @@ static bn_status check_matmul(const char* fn, bn_tlayout layout, const uint8_t* 
     return BN_OK;
 }
 
-static bn_status run_matmul(const uint8_t* w, int64_t M, int64_t K, float w_scale, const int8_t* q,
-                            const float* a, const int32_t* q_sum, int64_t T, float* y, bn_threadpool* pool) {
+/* Runs a job whose matrices, activations and u_off are filled in. */
+static bn_status run_matmul(tm_job* job, bn_threadpool* pool) {
     bn_kernels_init();
-    tm_job job = {w, M, K, T, q, a, q_sum, w_scale, y, bn_kernels.tmatmul_i2_gemv, bn_kernels.tmatmul_i2_gemm};
-    const int64_t units = (M + BN_TM_ROW_UNIT - 1) / BN_TM_ROW_UNIT;
+    job->gemv = bn_kernels.tmatmul_i2_gemv;
+    job->gemm = bn_kernels.tmatmul_i2_gemm;
+    const int64_t units = job->u_off[job->n];
+    if (units == 0) return BN_OK;
     /* A GEMV reads each weight once and is bound by memory: one contiguous range per thread keeps one prefetch
      * stream per core and no cold chunk starts (2 threads, k/v 640x2560: 45 GB/s against 35 with the pool's 4
-     * chunks per thread). A GEMM is bound by arithmetic and keeps the pool's smaller, self-balancing chunks. */
+     * chunks per thread). All matrices of a job have the same K, so equal units are equal weight bytes. A GEMM
+     * is bound by arithmetic and keeps the pool's smaller, self-balancing chunks. */
     const int32_t threads = bn_threadpool_size(pool);
-    const int64_t grain = T == 1 && threads > 1 ? (units + threads - 1) / threads : 0;
-    return bn_threadpool_parallel_for(pool, units, grain, tm_rows, &job);
+    const int64_t grain = job->T == 1 && threads > 1 ? (units + threads - 1) / threads : 0;
+    return bn_threadpool_parallel_for(pool, units, grain, tm_rows, job);
+}
+
+/* Appends matrix (w, M) to job as the next range of units. */
+static void add_matrix(tm_job* job, const uint8_t* w, int64_t M, float w_scale, float* y) {
+    const int32_t i = job->n++;
+    job->w[i] = w, job->M[i] = M, job->w_scale[i] = w_scale, job->y[i] = y;
+    job->u_off[i + 1] = job->u_off[i] + (M + BN_TM_ROW_UNIT - 1) / BN_TM_ROW_UNIT;
 }
 
 static bn_status check_scales(const char* fn, const float* a, int64_t T) {
@@ -256,14 +276,31 @@ static bn_status check_scales(const char* fn, const float* a, int64_t T) {
 bn_status bn_tmatmul_i8(bn_tlayout layout, const uint8_t* w, int64_t M, int64_t K, float w_scale,
                         const int8_t* q, const float* a, const int32_t* q_sum, int64_t T, float* y,
                         bn_threadpool* pool) {
+    return bn_tmatmul_i8_multi(layout, 1, &w, &M, K, &w_scale, q, a, q_sum, T, &y, pool);
+}
+
+bn_status bn_tmatmul_i8_multi(bn_tlayout layout, int32_t n, const uint8_t* const* w, const int64_t* M, int64_t K,
+                              const float* w_scale, const int8_t* q, const float* a, const int32_t* q_sum,
+                              int64_t T, float* const* y, bn_threadpool* pool) {
     static const char fn[] = "bn_tmatmul_i8";
-    int done = 0;
-    bn_status st = check_matmul(fn, layout, w, M, K, w_scale, T, q, y, &done);
-    if (st != BN_OK || done) return st;
+    BN_REQUIRE_ARG(n >= 1 && n <= BN_TMATMUL_MULTI_MAX, "%s: n (%d) is outside 1..%d", fn, (int)n,
+                   BN_TMATMUL_MULTI_MAX);
+    BN_REQUIRE_ARG(w != NULL && M != NULL && w_scale != NULL && y != NULL, "%s: the matrix arrays must not be null",
+                   fn);
+    tm_job job;
+    memset(&job, 0, sizeof job);
+    job.K = K, job.T = T, job.q = q, job.a = a, job.q_sum = q_sum;
+    for (int32_t i = 0; i < n; i++) {
+        int done = 0;
+        bn_status st = check_matmul(fn, layout, w[i], M[i], K, w_scale[i], T, q, y[i], &done);
+        if (st != BN_OK) return st;
+        if (!done) add_matrix(&job, w[i], M[i], w_scale[i], y[i]);
+    }
+    if (job.n == 0) return BN_OK;
     if (a == NULL || q_sum == NULL) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: a and q_sum must not be null", fn);
-    st = check_scales(fn, a, T);
+    bn_status st = check_scales(fn, a, T);
     if (st != BN_OK) return st;
-    return run_matmul(w, M, K, w_scale, q, a, q_sum, T, y, pool);
+    return run_matmul(&job, pool);
 }
 
 /* ---- the fused float path --------------------------------------------------------------------------- */
@@ -327,5 +364,9 @@ bn_status bn_tmatmul_f32(bn_tlayout layout, const uint8_t* w, int64_t M, int64_t
     st = bn_threadpool_parallel_for(pool, T, 1, tq_tokens, &tq);
     if (st != BN_OK) return st;
     if (atomic_load(&tq.bad)) return bn_fail(BN_ERR_NUMERIC, "%s: x holds a NaN or an infinity", fn);
-    return run_matmul(w, M, K, w_scale, tq.q, tq.a, tq.q_sum, T, y, pool);
+    tm_job job;
+    memset(&job, 0, sizeof job);
+    job.K = K, job.T = T, job.q = tq.q, job.a = tq.a, job.q_sum = tq.q_sum;
+    add_matrix(&job, w, M, w_scale, y);
+    return run_matmul(&job, pool);
 }

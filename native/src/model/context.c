@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 
 #define BN_DEFAULT_BATCH 512
@@ -202,6 +203,23 @@ static bn_status project(bn_context* ctx, const bn_layer_weights* w, bn_proj p, 
                          ctx->threads);
 }
 
+/* Projections p[0..n) of one layer, all with the input width K, on the activations quantize() left in ctx, as
+ * one parallel job (bn_tmatmul_i8_multi): q, k, v after input_layernorm and gate, up after
+ * post_attention_layernorm. y[i] (T, rows of p[i]). */
+static bn_status project_group(bn_context* ctx, const bn_layer_weights* w, const bn_proj* p, int32_t n, int64_t T,
+                               float* const* y) {
+    const uint8_t* wp[BN_TMATMUL_MULTI_MAX];
+    int64_t rows[BN_TMATMUL_MULTI_MAX], cols = 0;
+    float scale[BN_TMATMUL_MULTI_MAX];
+    for (int32_t i = 0; i < n; i++) {
+        bn_model_proj_shape(ctx->model, p[i], &rows[i], &cols);
+        wp[i] = w->proj[p[i]];
+        scale[i] = w->proj_scale[p[i]];
+    }
+    return bn_tmatmul_i8_multi(BN_TLAYOUT_I2S, n, wp, rows, cols, scale, ctx->qx, ctx->qa, ctx->qsum, T, y,
+                               ctx->threads);
+}
+
 /* One sequence's part of a pass: its tokens go to ctx's KV cache at positions p0 .. p0+n-1 and are rows
  * row0 .. row0+n-1 of the pass. */
 typedef struct seq_rows {
@@ -226,6 +244,9 @@ static bn_status forward_pass(bn_context* s, const seq_rows* seqs, int32_t n_seq
     const bn_dtype head_type = bn_model_head_type(m);
     bn_threadpool* tp = s->threads;
     float *x = s->x, *xn = s->xn;
+    static const bn_proj qkv[3] = {BN_PROJ_Q, BN_PROJ_K, BN_PROJ_V}, gate_up[2] = {BN_PROJ_GATE, BN_PROJ_UP};
+    float* const qkv_out[3] = {s->q, s->k, s->v};
+    float* const gate_up_out[2] = {s->gate, s->up};
 
     for (int32_t i = 0; i < n_seq; i++)
         for (int64_t t = 0; t < seqs[i].n; t++) s->positions[seqs[i].row0 + t] = (int32_t)(seqs[i].p0 + t);
@@ -238,9 +259,7 @@ static bn_status forward_pass(bn_context* s, const seq_rows* seqs, int32_t n_seq
         /* attention block: q, k, v from one quantization of input_layernorm(x) */
         TRY(bn_rmsnorm_f32(x, w->norm[BN_NORM_INPUT], T, C, eps, xn));
         TRY(quantize(s, xn, T, C));
-        TRY(project(s, w, BN_PROJ_Q, T, s->q));
-        TRY(project(s, w, BN_PROJ_K, T, s->k));
-        TRY(project(s, w, BN_PROJ_V, T, s->v));
+        TRY(project_group(s, w, qkv, 3, T, qkv_out));
         for (int32_t i = 0; i < n_seq; i++) {
             bn_context* c = seqs[i].ctx;
             const int64_t r0 = seqs[i].row0, n = seqs[i].n;
@@ -261,8 +280,7 @@ static bn_status forward_pass(bn_context* s, const seq_rows* seqs, int32_t n_seq
         /* FFN block: gate, up from one quantization of post_attention_layernorm(h) */
         TRY(bn_rmsnorm_f32(x, w->norm[BN_NORM_POST_ATTENTION], T, C, eps, xn));
         TRY(quantize(s, xn, T, C));
-        TRY(project(s, w, BN_PROJ_GATE, T, s->gate));
-        TRY(project(s, w, BN_PROJ_UP, T, s->up));
+        TRY(project_group(s, w, gate_up, 2, T, gate_up_out));
         TRY(bn_gated_act_f32((bn_activation)cfg->activation, s->gate, s->up, T * F, s->gate));
         TRY(bn_rmsnorm_f32(s->gate, w->norm[BN_NORM_FFN_SUB], T, F, eps, s->gate));
         TRY(quantize(s, s->gate, T, F));
