@@ -72,7 +72,7 @@ public sealed unsafe class GgufFile : IDisposable
     private GgufFile(string path)
     {
         Path = path;
-        _length = new FileInfo(path).Length;
+        _length = MappedFileLength.Of(path);
         if (_length < 4)
             throw new ModelFormatException(path, $"file is {_length} bytes, too short for the GGUF magic");
         _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);

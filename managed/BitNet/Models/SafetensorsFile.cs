@@ -48,7 +48,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private SafetensorsFile(string path)
     {
         Path = path;
-        var fileLength = new FileInfo(path).Length;
+        var fileLength = MappedFileLength.Of(path);
         if (fileLength < 8)
             throw new ModelFormatException(path, $"file is {fileLength} bytes, shorter than the 8-byte header length");
         _length = fileLength;

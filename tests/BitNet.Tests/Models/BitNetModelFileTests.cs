@@ -106,6 +106,28 @@ public sealed class BitNetModelFileTests
         Assert.That(model.Layers[0].K.Rows, Is.EqualTo(128));
     }
 
+    /// <summary>Models reached through symbolic links (a linked GGUF file, a folder of linked safetensors files) open
+    /// as the files themselves do: the length of a link is not the length of its target.</summary>
+    [Test]
+    public void SymlinkedModelFilesOpenLikeTheirTargets()
+    {
+        string gguf = Path.Combine(_temp, "tiny.gguf");
+        using (var packed = BitNetModelFile.Open(TinyPacked))
+            GgufModelWriter.Write(packed, gguf, new GgufModelWriterOptions { TernaryType = TernaryFileType.TQ2_0 });
+        string ggufLink = Path.Combine(_temp, "link.gguf");
+        File.CreateSymbolicLink(ggufLink, gguf);
+        string folder = Path.Combine(_temp, "linked-master");
+        Directory.CreateDirectory(folder);
+        foreach (string f in Directory.GetFiles(TinyMaster))
+            File.CreateSymbolicLink(Path.Combine(folder, Path.GetFileName(f)), f);
+        using (var direct = BitNetModelFile.Open(gguf))
+        using (var linked = BitNetModelFile.Open(ggufLink))
+            Assert.That(linked.Layers[1].Projections[2].GetCodes(), Is.EqualTo(direct.Layers[1].Projections[2].GetCodes()));
+        using (var direct = BitNetModelFile.Open(TinyMaster))
+        using (var linked = BitNetModelFile.Open(folder))
+            Assert.That(linked.Layers[0].Projections[0].GetCodes(), Is.EqualTo(direct.Layers[0].Projections[0].GetCodes()));
+    }
+
     [TestCase(TernaryFileType.TQ2_0, "TQ2_0")]
     [TestCase(TernaryFileType.TQ1_0, "TQ1_0")]
     [TestCase(TernaryFileType.I2_S, "I2_S")]
