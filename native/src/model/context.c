@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "core/carver.h"
 #include "core/error.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
@@ -45,17 +46,6 @@ struct bn_context {
 
 /* ---- creation: one block carved into 64-byte aligned pieces --------------------------------------------- */
 
-typedef struct carver {
-    uint8_t* base; /* NULL while measuring */
-    size_t off;
-} carver;
-
-static void* carve(carver* c, size_t bytes) {
-    c->off = (c->off + 63) & ~(size_t)63;
-    void* p = c->base ? c->base + c->off : NULL;
-    c->off += bytes;
-    return p;
-}
 
 static void layout(bn_context* s, carver* c) {
     const bn_model* m = s->model;

@@ -24,18 +24,9 @@ void bn_model_proj_shape(const bn_model* m, bn_proj proj, int64_t* rows, int64_t
     }
 }
 
-static bn_status check_config(const bn_model_config* c) {
-    static const char fn[] = "bn_model_create";
-    if (c->vocab_size < 1) return bn_fail(BN_ERR_SHAPE, "%s: vocab_size (%lld) < 1", fn, (long long)c->vocab_size);
-    if (c->hidden_size < 128 || c->hidden_size % 128 != 0)
-        return bn_fail(BN_ERR_SHAPE, "%s: hidden_size (%lld) is not a positive multiple of 128", fn,
-                       (long long)c->hidden_size);
-    if (c->ffn_size < 128 || c->ffn_size % 128 != 0)
-        return bn_fail(BN_ERR_SHAPE, "%s: ffn_size (%lld) is not a positive multiple of 128", fn,
-                       (long long)c->ffn_size);
-    if (c->hidden_size > (1 << 22) || c->ffn_size > (1 << 22))
-        return bn_fail(BN_ERR_SHAPE, "%s: hidden_size or ffn_size above 2^22", fn);
-    if (c->n_layers < 1) return bn_fail(BN_ERR_SHAPE, "%s: n_layers (%d) < 1", fn, c->n_layers);
+/* The checks every user of a config makes (bn_model_create, bn_trainer_create): heads, head_dim, positions, RoPE,
+ * epsilon, activation, reserved; errors name `fn`. */
+bn_status bn_model_config_check_heads(const bn_model_config* c, const char* fn) {
     if (c->n_heads < 1 || c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0)
         return bn_fail(BN_ERR_SHAPE, "%s: n_heads (%d) is not a positive multiple of n_kv_heads (%d)", fn,
                        c->n_heads, c->n_kv_heads);
@@ -54,6 +45,21 @@ static bn_status check_config(const bn_model_config* c) {
                    c->activation);
     BN_REQUIRE_ARG(c->reserved == 0, "%s: reserved (%d) must be 0", fn, c->reserved);
     return BN_OK;
+}
+
+static bn_status check_config(const bn_model_config* c) {
+    static const char fn[] = "bn_model_create";
+    if (c->vocab_size < 1) return bn_fail(BN_ERR_SHAPE, "%s: vocab_size (%lld) < 1", fn, (long long)c->vocab_size);
+    if (c->hidden_size < 128 || c->hidden_size % 128 != 0)
+        return bn_fail(BN_ERR_SHAPE, "%s: hidden_size (%lld) is not a positive multiple of 128", fn,
+                       (long long)c->hidden_size);
+    if (c->ffn_size < 128 || c->ffn_size % 128 != 0)
+        return bn_fail(BN_ERR_SHAPE, "%s: ffn_size (%lld) is not a positive multiple of 128", fn,
+                       (long long)c->ffn_size);
+    if (c->hidden_size > (1 << 22) || c->ffn_size > (1 << 22))
+        return bn_fail(BN_ERR_SHAPE, "%s: hidden_size or ffn_size above 2^22", fn);
+    if (c->n_layers < 1) return bn_fail(BN_ERR_SHAPE, "%s: n_layers (%d) < 1", fn, c->n_layers);
+    return bn_model_config_check_heads(c, fn);
 }
 
 bn_status bn_model_create(const bn_model_config* config, bn_model** out) {

@@ -33,6 +33,10 @@ struct bn_model {
 static inline const void* bn_model_head(const bn_model* m) { return m->lm_head ? m->lm_head : m->embedding; }
 static inline bn_dtype bn_model_head_type(const bn_model* m) { return m->lm_head ? m->lm_head_type : m->embedding_type; }
 
+/* Checks of a config shared by bn_model_create and bn_trainer_create (heads, head_dim, positions, RoPE, epsilon,
+ * activation, reserved); error messages start with `fn`. */
+bn_status bn_model_config_check_heads(const bn_model_config* c, const char* fn);
+
 void bn_model_proj_shape(const bn_model* m, bn_proj proj, int64_t* rows, int64_t* cols);
 
 #endif

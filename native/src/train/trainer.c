@@ -28,8 +28,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/carver.h"
 #include "core/error.h"
 #include "kernels/kernels.h"
+#include "model/model.h"
 
 #define TRY(expr)                                                                          \
     do {                                                                                   \
@@ -152,17 +154,6 @@ struct bn_trainer {
 
 /* ---- creation ---------------------------------------------------------------------------------------------- */
 
-typedef struct carver {
-    uint8_t* base; /* NULL while measuring */
-    size_t off;
-} carver;
-
-static void* carve(carver* c, size_t bytes) {
-    c->off = (c->off + 63) & ~(size_t)63;
-    void* p = c->base ? c->base + c->off : NULL;
-    c->off += bytes;
-    return p;
-}
 
 static bn_status check_config(const bn_model_config* c, int64_t batch, int64_t seq_len) {
     static const char fn[] = "bn_trainer_create";
@@ -174,23 +165,7 @@ static bn_status check_config(const bn_model_config* c, int64_t batch, int64_t s
                        (long long)c->hidden_size, (long long)c->ffn_size);
     if (c->n_layers < 1 || c->n_layers > 1024)
         return bn_fail(BN_ERR_SHAPE, "%s: n_layers (%d) outside 1..1024", fn, c->n_layers);
-    if (c->n_heads < 1 || c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0)
-        return bn_fail(BN_ERR_SHAPE, "%s: n_heads (%d) is not a positive multiple of n_kv_heads (%d)", fn,
-                       c->n_heads, c->n_kv_heads);
-    if (c->hidden_size % c->n_heads != 0)
-        return bn_fail(BN_ERR_SHAPE, "%s: hidden_size (%lld) is not a multiple of n_heads (%d)", fn,
-                       (long long)c->hidden_size, c->n_heads);
-    const int64_t D = c->hidden_size / c->n_heads;
-    if (D % 2 != 0 || D > 4096)
-        return bn_fail(BN_ERR_SHAPE, "%s: head_dim (%lld) must be even and at most 4096", fn, (long long)D);
-    if (c->max_positions < 1) return bn_fail(BN_ERR_SHAPE, "%s: max_positions (%d) < 1", fn, c->max_positions);
-    BN_REQUIRE_ARG(isfinite(c->rope_theta) && c->rope_theta > 0.0f, "%s: rope_theta (%g) must be finite and > 0", fn,
-                   (double)c->rope_theta);
-    BN_REQUIRE_ARG(isfinite(c->rms_eps) && c->rms_eps >= 0.0f, "%s: rms_eps (%g) must be finite and >= 0", fn,
-                   (double)c->rms_eps);
-    BN_REQUIRE_ARG(c->activation == BN_ACT_RELU2 || c->activation == BN_ACT_SILU, "%s: unknown activation %d", fn,
-                   c->activation);
-    BN_REQUIRE_ARG(c->reserved == 0, "%s: reserved (%d) must be 0", fn, c->reserved);
+    TRY(bn_model_config_check_heads(c, fn));
     if (batch < 1) return bn_fail(BN_ERR_SHAPE, "%s: batch (%lld) < 1", fn, (long long)batch);
     if (seq_len < 1 || seq_len > c->max_positions)
         return bn_fail(BN_ERR_SHAPE, "%s: seq_len (%lld) is outside 1..max_positions (%d)", fn, (long long)seq_len,
