@@ -71,7 +71,7 @@ public sealed class BitNetModel : IDisposable
         BitNetModel? model = null;
         try
         {
-            ModelHandle handle = ModelHandle.Create(NativeConfig(file.Config));
+            ModelHandle handle = ModelHandle.Create(file.Config.ToNative());
             model = new BitNetModel(file, handle);
             model.SetWeights(options.Pool ?? NativeMemoryPool.Shared);
             return model;
@@ -135,20 +135,6 @@ public sealed class BitNetModel : IDisposable
     private int _liveSessions;
     private bool _disposeRequested;
 
-    private static BnModelConfig NativeConfig(ModelConfig c) => new()
-    {
-        VocabSize = c.VocabSize,
-        HiddenSize = c.HiddenSize,
-        FfnSize = c.IntermediateSize,
-        NLayers = c.LayerCount,
-        NHeads = c.HeadCount,
-        NKvHeads = c.KeyValueHeadCount,
-        MaxPositions = c.MaxPositionEmbeddings,
-        RopeTheta = c.RopeTheta,
-        RmsEps = c.RmsNormEpsilon,
-        Activation = (int)(c.Activation == FfnActivation.ReluSquared ? BnActivation.Relu2 : BnActivation.Silu),
-        Reserved = 0,
-    };
 
     private static BnDtype NativeType(EmbeddingType t) => t switch
     {
@@ -157,6 +143,7 @@ public sealed class BitNetModel : IDisposable
         EmbeddingType.BF16 => BnDtype.Bf16,
         EmbeddingType.Q8_0 => BnDtype.Q8_0,
         EmbeddingType.Q6_K => BnDtype.Q6K,
+        EmbeddingType.Q4_K => BnDtype.Q4K,
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     };
 

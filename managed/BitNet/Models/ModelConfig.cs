@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BitNet.Interop;
 
 namespace BitNet.Models;
 
@@ -212,5 +213,52 @@ public sealed record ModelConfig
             var other => throw fail($"quantization_config.quantization_mode '{other}' is not 'offline' or 'online'"),
         };
         return new QuantizationConfig(linear, mode);
+    }
+    /// <summary>The native form (<c>bn_model_config</c>) that bn_model_create and bn_trainer_create take.</summary>
+    internal BnModelConfig ToNative() => new()
+    {
+        VocabSize = VocabSize,
+        HiddenSize = HiddenSize,
+        FfnSize = IntermediateSize,
+        NLayers = LayerCount,
+        NHeads = HeadCount,
+        NKvHeads = KeyValueHeadCount,
+        MaxPositions = MaxPositionEmbeddings,
+        RopeTheta = RopeTheta,
+        RmsEps = RmsNormEpsilon,
+        Activation = (int)(Activation == FfnActivation.ReluSquared ? BnActivation.Relu2 : BnActivation.Silu),
+        Reserved = 0,
+    };
+
+    /// <summary>Writes the fields of a Hugging Face <c>config.json</c> for this model (architecture, shapes, activation,
+    /// RoPE, token ids, tying) into the open JSON object <paramref name="j"/>, with <c>torch_dtype</c> =
+    /// <paramref name="torchDtype"/>; the caller adds what its layout needs (<c>quantization_config</c>, ...).</summary>
+    internal void WriteHfConfigFields(Utf8JsonWriter j, string torchDtype)
+    {
+        j.WriteStartArray("architectures");
+        j.WriteStringValue("BitNetForCausalLM");
+        j.WriteEndArray();
+        j.WriteString("model_type", "bitnet");
+        j.WriteNumber("vocab_size", VocabSize);
+        j.WriteNumber("hidden_size", HiddenSize);
+        j.WriteNumber("intermediate_size", IntermediateSize);
+        j.WriteNumber("num_hidden_layers", LayerCount);
+        j.WriteNumber("num_attention_heads", HeadCount);
+        j.WriteNumber("num_key_value_heads", KeyValueHeadCount);
+        j.WriteString("hidden_act", Activation == FfnActivation.ReluSquared ? "relu2" : "silu");
+        j.WriteNumber("max_position_embeddings", MaxPositionEmbeddings);
+        j.WriteNumber("rms_norm_eps", (double)(decimal)RmsNormEpsilon);
+        j.WriteNumber("rope_theta", (double)(decimal)RopeTheta);
+        if (BosTokenId is int bos) j.WriteNumber("bos_token_id", bos);
+        if (EosTokenIds.Count == 1) j.WriteNumber("eos_token_id", EosTokenIds[0]);
+        else if (EosTokenIds.Count > 1)
+        {
+            j.WriteStartArray("eos_token_id");
+            foreach (int e in EosTokenIds) j.WriteNumberValue(e);
+            j.WriteEndArray();
+        }
+        j.WriteBoolean("tie_word_embeddings", TieWordEmbeddings);
+        j.WriteBoolean("attention_bias", false);
+        j.WriteString("torch_dtype", torchDtype);
     }
 }

@@ -59,7 +59,7 @@ public sealed class BitNetTrainer : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 1);
         if (!config.TieWordEmbeddings)
             throw new ArgumentException("the trainer trains models whose LM head is the embedding (tie_word_embeddings), as BitNet b1.58's", nameof(config));
-        TrainerHandle handle = TrainerHandle.Create(NativeConfig(config), batch, sequenceLength, threads?.Handle);
+        TrainerHandle handle = TrainerHandle.Create(config.ToNative(), batch, sequenceLength, threads?.Handle);
         try
         {
             return new BitNetTrainer(handle, config, batch, sequenceLength);
@@ -329,20 +329,6 @@ public sealed class BitNetTrainer : IDisposable
         ZeroGradients();
     }
 
-    internal static BnModelConfig NativeConfig(ModelConfig c) => new()
-    {
-        VocabSize = c.VocabSize,
-        HiddenSize = c.HiddenSize,
-        FfnSize = c.IntermediateSize,
-        NLayers = c.LayerCount,
-        NHeads = c.HeadCount,
-        NKvHeads = c.KeyValueHeadCount,
-        MaxPositions = c.MaxPositionEmbeddings,
-        RopeTheta = c.RopeTheta,
-        RmsEps = c.RmsNormEpsilon,
-        Activation = (int)(c.Activation == FfnActivation.ReluSquared ? BnActivation.Relu2 : BnActivation.Silu),
-        Reserved = 0,
-    };
 
     // normal(0, std) by Box-Muller in double: u1 in (0, 1] so log(u1) is finite
     private static void FillNormal(Xoshiro256StarStar rng, Span<float> v, double std)

@@ -77,32 +77,8 @@ public static class TrainedModelWriter
         using (var j = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
         {
             j.WriteStartObject();
-            j.WriteStartArray("architectures");
-            j.WriteStringValue("BitNetForCausalLM");
-            j.WriteEndArray();
-            j.WriteString("model_type", "bitnet");
-            j.WriteNumber("vocab_size", c.VocabSize);
-            j.WriteNumber("hidden_size", c.HiddenSize);
-            j.WriteNumber("intermediate_size", c.IntermediateSize);
-            j.WriteNumber("num_hidden_layers", c.LayerCount);
-            j.WriteNumber("num_attention_heads", c.HeadCount);
-            j.WriteNumber("num_key_value_heads", c.KeyValueHeadCount);
-            j.WriteString("hidden_act", c.Activation == FfnActivation.ReluSquared ? "relu2" : "silu");
-            j.WriteNumber("max_position_embeddings", c.MaxPositionEmbeddings);
-            j.WriteNumber("rms_norm_eps", (double)(decimal)c.RmsNormEpsilon);
-            j.WriteNumber("rope_theta", (double)(decimal)c.RopeTheta);
+            c.WriteHfConfigFields(j, "float32");
             j.WriteNumber("initializer_range", BitNetTrainer.InitializerRange);
-            if (c.BosTokenId is int bos) j.WriteNumber("bos_token_id", bos);
-            if (c.EosTokenIds.Count == 1) j.WriteNumber("eos_token_id", c.EosTokenIds[0]);
-            else if (c.EosTokenIds.Count > 1)
-            {
-                j.WriteStartArray("eos_token_id");
-                foreach (int e in c.EosTokenIds) j.WriteNumberValue(e);
-                j.WriteEndArray();
-            }
-            j.WriteBoolean("tie_word_embeddings", c.TieWordEmbeddings);
-            j.WriteBoolean("attention_bias", false);
-            j.WriteString("torch_dtype", "float32");
             j.WriteEndObject();
         }
         return ms.ToArray();
