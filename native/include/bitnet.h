@@ -499,11 +499,18 @@ BN_API bn_status bn_format_convert(bn_format from, const uint8_t* src, int64_t s
 /* Element types of stored rows (embeddings, LM head, KV cache). The values are ggml's type ids, as in GGUF.
  * Q8_0: blocks of 32 values in 34 bytes {fp16 d; int8 qs[32]}, value = qs * d.
  * Q6_K: blocks of 256 values in 210 bytes {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d},
- *       value = (d * scales[i/16]) * (6-bit code - 32), the code's low 4 bits in ql and high 2 in qh. */
+ *       value = (d * scales[i/16]) * (6-bit code - 32), the code's low 4 bits in ql and high 2 in qh.
+ * Q4_K: blocks of 256 values in 144 bytes {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128]}: 8 sub-blocks of
+ *       32, each with a 6-bit scale sc and 6-bit min m packed in scales[12] (ggml's get_scale_min_k4: sub-block
+ *       j < 4: sc = scales[j] & 63, m = scales[j+4] & 63; j >= 4: sc = (scales[j+4] & 15) | (scales[j-4] >> 6) << 4,
+ *       m = (scales[j+4] >> 4) | (scales[j] >> 6) << 4); value = (d * sc) * q - (dmin * m), q the 4-bit code:
+ *       qs[32k + l] holds element 64k + l in its low nibble and 64k + 32 + l in its high nibble. No quantizer
+ *       (bn_dtype_quantize_ref gives BN_ERR_UNSUPPORTED); llama-quantize writes these. */
 typedef enum bn_dtype {
     BN_DTYPE_F32 = 0,
     BN_DTYPE_F16 = 1,
     BN_DTYPE_Q8_0 = 8,
+    BN_DTYPE_Q4_K = 12,
     BN_DTYPE_Q6_K = 14,
     BN_DTYPE_BF16 = 30
 } bn_dtype;
@@ -513,7 +520,7 @@ BN_API bn_status bn_dtype_block_size(bn_dtype type, int32_t* out);
 BN_API bn_status bn_dtype_row_size(bn_dtype type, int64_t n, int64_t* out);
 /* x (rows,cols) -> dst (rows * row_size(cols) bytes), rounding as ggml's reference quantizers do, byte for byte:
  * quantize_row_q8_0_ref, quantize_row_q6_K_ref (fp16 and bf16: round to nearest even). cols must be a multiple
- * of the block; x finite. */
+ * of the block; x finite. Q4_K: BN_ERR_UNSUPPORTED (read-only type). */
 BN_API bn_status bn_dtype_quantize_ref(bn_dtype type, const float* x, int64_t rows, int64_t cols, void* dst,
                                        int64_t dst_len);
 /* src (rows * row_size(cols) bytes) -> out (rows,cols), as ggml's dequantize_row_* (exact float products). */

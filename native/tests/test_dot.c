@@ -37,6 +37,7 @@ static float call_dot(const bn_kernel_table* t, const row* r, const float* x) {
     case BN_DTYPE_BF16: return t->dot_bf16(x, (const uint16_t*)r->bytes, r->n);
     case BN_DTYPE_Q8_0: return t->dot_q8_0(x, r->bytes, r->n);
     case BN_DTYPE_Q6_K: return t->dot_q6_k(x, r->bytes, r->n);
+    case BN_DTYPE_Q4_K: return t->dot_q4_k(x, r->bytes, r->n);
     }
     return NAN;
 }

@@ -181,12 +181,19 @@ public enum BnScaleKind : int
 /// Q8_0: blocks of 32 values in 34 bytes {fp16 d; int8 qs[32]}, value = qs * d.
 /// Q6_K: blocks of 256 values in 210 bytes {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d},
 ///       value = (d * scales[i/16]) * (6-bit code - 32), the code's low 4 bits in ql and high 2 in qh.
+/// Q4_K: blocks of 256 values in 144 bytes {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128]}: 8 sub-blocks of
+///       32, each with a 6-bit scale sc and 6-bit min m packed in scales[12] (ggml's get_scale_min_k4: sub-block
+///       j &lt; 4: sc = scales[j] &amp; 63, m = scales[j+4] &amp; 63; j &gt;= 4: sc = (scales[j+4] &amp; 15) | (scales[j-4] &gt;&gt; 6) &lt;&lt; 4,
+///       m = (scales[j+4] &gt;&gt; 4) | (scales[j] &gt;&gt; 6) &lt;&lt; 4); value = (d * sc) * q - (dmin * m), q the 4-bit code:
+///       qs[32k + l] holds element 64k + l in its low nibble and 64k + 32 + l in its high nibble. No quantizer
+///       (bn_dtype_quantize_ref gives BN_ERR_UNSUPPORTED); llama-quantize writes these.
 /// </summary>
 public enum BnDtype : int
 {
     F32 = 0,
     F16 = 1,
     Q8_0 = 8,
+    Q4K = 12,
     Q6K = 14,
     Bf16 = 30,
 }
@@ -945,7 +952,7 @@ internal static unsafe partial class NativeMethods
     /// <summary>
     /// x (rows,cols) -&gt; dst (rows * row_size(cols) bytes), rounding as ggml's reference quantizers do, byte for byte:
     /// quantize_row_q8_0_ref, quantize_row_q6_K_ref (fp16 and bf16: round to nearest even). cols must be a multiple
-    /// of the block; x finite.
+    /// of the block; x finite. Q4_K: BN_ERR_UNSUPPORTED (read-only type).
     /// </summary>
     [LibraryImport("bitnet", EntryPoint = "bn_dtype_quantize_ref")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]

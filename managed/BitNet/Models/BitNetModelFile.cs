@@ -347,7 +347,7 @@ public sealed class BitNetModelFile : IDisposable
         {
             var t = Require(name);
             EmbeddingType type = EmbeddingTypes.FromGguf(t.Type)
-                ?? throw new ModelFormatException(Path, $"tensor '{name}': type {t.Type.Name} is not supported for embeddings (F32, F16, BF16, Q8_0, Q6_K)");
+                ?? throw new ModelFormatException(Path, $"tensor '{name}': type {t.Type.Name} is not supported for embeddings (F32, F16, BF16, Q8_0, Q6_K, Q4_K)");
             if (t.Dimensions is not [long h, long v] || v != config.VocabSize || h != config.HiddenSize)
                 throw new ModelFormatException(Path, $"tensor '{name}': dimensions {Shape(t.Dimensions)} disagree with the config (expected [{config.HiddenSize}, {config.VocabSize}] in GGUF order)");
             return new EmbeddingMatrix(name, config.VocabSize, config.HiddenSize, type, Bytes(t));

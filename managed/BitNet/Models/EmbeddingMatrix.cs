@@ -4,7 +4,7 @@ namespace BitNet.Models;
 
 /// <summary>
 /// The token embedding (and tied LM head), or an untied LM head: [<see cref="Rows"/> = vocabulary,
-/// <see cref="Cols"/> = hidden] in the type the file stores it (F32, F16, BF16, Q8_0 or Q6_K), read as float one row
+/// <see cref="Cols"/> = hidden] in the type the file stores it (F32, F16, BF16, Q8_0, Q6_K or Q4_K), read as float one row
 /// at a time. <see cref="Bytes"/> is a view of the mapped file. Valid until its <see cref="BitNetModelFile"/> is disposed.
 /// </summary>
 public sealed class EmbeddingMatrix
@@ -74,9 +74,12 @@ public enum EmbeddingType
     Q8_0,
     /// <summary>ggml Q6_K: blocks of 256 values in 210 bytes {u8 ql[128]; u8 qh[64]; i8 scales[16]; fp16 d}.</summary>
     Q6_K,
+    /// <summary>ggml Q4_K: blocks of 256 values in 144 bytes {fp16 d; fp16 dmin; u8 scales[12]; u8 qs[128]}, 8 sub-blocks
+    /// of 32 with a 6-bit scale sc and min m each, value = (d * sc) * q - (dmin * m). Read only (no quantizer here).</summary>
+    Q4_K,
 }
 
-/// <summary>Row sizes, GGUF type mapping, dequantization (ggml's <c>dequantize_row_q8_0</c> / <c>_q6_K</c>) and the
+/// <summary>Row sizes, GGUF type mapping, dequantization (ggml's <c>dequantize_row_q8_0</c> / <c>_q6_K</c> / <c>_q4_K</c>) and the
 /// reference quantizers (<c>quantize_row_q8_0_ref</c>, <c>quantize_row_q6_K_ref</c>) for <see cref="EmbeddingType"/>.</summary>
 public static class EmbeddingTypes
 {
@@ -90,6 +93,7 @@ public static class EmbeddingTypes
             EmbeddingType.F16 or EmbeddingType.BF16 => (1, 2),
             EmbeddingType.Q8_0 => (32, 34),
             EmbeddingType.Q6_K => (256, 210),
+            EmbeddingType.Q4_K => (256, 144),
             _ => throw new ArgumentOutOfRangeException(nameof(type)),
         };
         if (cols % block != 0) throw new ArgumentException($"{type} rows must be a multiple of {block} values, not {cols}", nameof(cols));
@@ -104,13 +108,15 @@ public static class EmbeddingTypes
         EmbeddingType.BF16 => GgufTypes.BF16,
         EmbeddingType.Q8_0 => GgufTypes.Q8_0,
         EmbeddingType.Q6_K => GgufTypes.Q6_K,
+        EmbeddingType.Q4_K => GgufTypes.Q4_K,
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
     /// <summary>The embedding type of a GGUF type, or null.</summary>
     public static EmbeddingType? FromGguf(GgufType type) =>
         type == GgufTypes.F32 ? EmbeddingType.F32 : type == GgufTypes.F16 ? EmbeddingType.F16 : type == GgufTypes.BF16 ? EmbeddingType.BF16
-        : type == GgufTypes.Q8_0 ? EmbeddingType.Q8_0 : type == GgufTypes.Q6_K ? EmbeddingType.Q6_K : null;
+        : type == GgufTypes.Q8_0 ? EmbeddingType.Q8_0 : type == GgufTypes.Q6_K ? EmbeddingType.Q6_K
+        : type == GgufTypes.Q4_K ? EmbeddingType.Q4_K : null;
 
     /// <summary>The embedding type of a safetensors dtype, or null.</summary>
     public static EmbeddingType? FromDType(DType type) => type switch
@@ -140,6 +146,10 @@ public static class EmbeddingTypes
             case EmbeddingType.Q6_K:
                 for (int b = 0; b < dst.Length / 256; b++)
                     DequantizeQ6K(src.Slice(b * 210, 210), dst.Slice(b * 256, 256));
+                break;
+            case EmbeddingType.Q4_K:
+                for (int b = 0; b < dst.Length / 256; b++)
+                    DequantizeQ4K(src.Slice(b * 144, 144), dst.Slice(b * 256, 256));
                 break;
             default: throw new ArgumentOutOfRangeException(nameof(type));
         }
@@ -206,6 +216,24 @@ public static class EmbeddingTypes
                 o[l + 64] = d * (sbyte)s8[s + 4] * q3;
                 o[l + 96] = d * (sbyte)s8[s + 6] * q4;
             }
+        }
+    }
+
+    // ggml dequantize_row_q4_K: four groups of 64 values, each from 32 bytes of qs (low nibbles: sub-block 2g, high
+    // nibbles: sub-block 2g+1); sub-block j's 6-bit scale and min as get_scale_min_k4 packs them in scales[12];
+    // y = (d * sc) * q - (dmin * m) with both products rounded to float first.
+    private static void DequantizeQ4K(ReadOnlySpan<byte> block, Span<float> y)
+    {
+        float d = HalfAt(block, 0), dmin = HalfAt(block, 2);
+        ReadOnlySpan<byte> scales = block.Slice(4, 12), qs = block.Slice(16, 128);
+        for (int j = 0; j < 8; j++)
+        {
+            int sc = j < 4 ? scales[j] & 63 : (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
+            int m = j < 4 ? scales[j + 4] & 63 : (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+            float ds = d * sc, dm = dmin * m;
+            ReadOnlySpan<byte> q = qs.Slice(32 * (j / 2), 32);
+            int shift = 4 * (j % 2);
+            for (int l = 0; l < 32; l++) y[32 * j + l] = ds * ((q[l] >> shift) & 0xF) - dm;
         }
     }
 }

@@ -187,8 +187,11 @@ public static class GgufModelWriter
 
     private static void AddMatrix(TensorAdder add, string name, EmbeddingMatrix m, EmbeddingType type)
     {
-        if (type is not (EmbeddingType.F32 or EmbeddingType.F16 or EmbeddingType.BF16 or EmbeddingType.Q8_0 or EmbeddingType.Q6_K))
+        if (type is not (EmbeddingType.F32 or EmbeddingType.F16 or EmbeddingType.BF16 or EmbeddingType.Q8_0 or EmbeddingType.Q6_K or EmbeddingType.Q4_K))
             throw new ArgumentException($"writing embeddings as {type} is not supported (F32, F16, BF16, Q8_0, Q6_K)", nameof(type));
+        // no Q4_K quantizer here: Q4_K is written only by copying a Q4_K source's bytes
+        if (type == EmbeddingType.Q4_K && m.Type != EmbeddingType.Q4_K)
+            throw new ArgumentException($"writing embeddings as Q4_K is supported only from a Q4_K source (this one is {m.Type}): there is no Q4_K quantizer", nameof(type));
         long[] dims = [m.Cols, m.Rows];
         add(name, EmbeddingTypes.ToGguf(type), dims, dst =>
         {

@@ -130,6 +130,37 @@ float bn_dot_q6_k_avx2(const float* x, const void* y, int64_t n) {
     return hsum(_mm256_add_ps(a0, a1));
 }
 
+// x (n), y (n/256 block_q4_K) -> sum; w = (d * sc) * q - (dmin * m) as two rounded float ops (mul, then sub,
+// never fused), the scalar reference's products
+float bn_dot_q4_k_avx2(const float* x, const void* y, int64_t n) {
+    const uint8_t* b = (const uint8_t*)y;
+    const __m256i m4 = _mm256_set1_epi32(0xF);
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += BN_Q4_K_BLOCK, b += BN_Q4_K_BYTES) {
+        uint16_t dh, mh;
+        memcpy(&dh, b + BN_Q4_K_D, sizeof dh);
+        memcpy(&mh, b + BN_Q4_K_DMIN, sizeof mh);
+        const float d = _cvtsh_ss(dh), dmin = _cvtsh_ss(mh);
+        for (int j = 0; j < 8; j += 2) {
+            int sc, m;
+            bn_q4_k_scale_min(j, b + BN_Q4_K_SCALES, &sc, &m);
+            const __m256 d1 = _mm256_set1_ps(d * (float)sc), m1 = _mm256_set1_ps(dmin * (float)m);
+            bn_q4_k_scale_min(j + 1, b + BN_Q4_K_SCALES, &sc, &m);
+            const __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(dmin * (float)m);
+            const uint8_t* q = b + BN_Q4_K_QS + 16 * j;
+            const float* xj = x + i + 32 * j;
+            for (int l = 0; l < 32; l += 8) {
+                const __m256i v = load_u8x8(q + l);
+                const __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(v, m4));
+                const __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(v, 4));
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xj + l), _mm256_sub_ps(_mm256_mul_ps(d1, lo), m1), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xj + 32 + l), _mm256_sub_ps(_mm256_mul_ps(d2, hi), m2), a1);
+            }
+        }
+    }
+    return hsum(_mm256_add_ps(a0, a1));
+}
+
 // y (n) += a * x (n)
 void bn_axpy_f32_avx2(float a, const float* x, int64_t n, float* y) {
     const __m256 va = _mm256_set1_ps(a);
@@ -148,7 +179,7 @@ void bn_axpy_f16_avx2(float a, const uint16_t* x, int64_t n, float* y) {
 
 void bn_install_dot_avx2(bn_kernel_table* t) {
 #define BN_SET(op) t->op = bn_##op##_avx2; t->op##_impl = "avx2";
-    BN_SET(dot_f32) BN_SET(dot_f16) BN_SET(dot_bf16) BN_SET(dot_q8_0) BN_SET(dot_q6_k) BN_SET(axpy_f32)
+    BN_SET(dot_f32) BN_SET(dot_f16) BN_SET(dot_bf16) BN_SET(dot_q8_0) BN_SET(dot_q6_k) BN_SET(dot_q4_k) BN_SET(axpy_f32)
     BN_SET(axpy_f16)
 #undef BN_SET
 }

@@ -125,6 +125,39 @@ float bn_dot_q6_k_avx512(const float* x, const void* y, int64_t n) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+/* x (n), y (n/256 block_q4_K) -> sum. A pair of sub-blocks is 32 bytes of qs: 16 bytes widened at a time, low
+ * nibbles for the first sub-block, high for the second; w = (d * sc) * q - (dmin * m) as mul then sub (never
+ * fused), the scalar reference's products; 4 accumulators. */
+float bn_dot_q4_k_avx512(const float* x, const void* y, int64_t n) {
+    const uint8_t* b = (const uint8_t*)y;
+    const __m512i m4 = _mm512_set1_epi32(0xF);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += BN_Q4_K_BLOCK, b += BN_Q4_K_BYTES) {
+        uint16_t dh, mh;
+        memcpy(&dh, b + BN_Q4_K_D, sizeof dh);
+        memcpy(&mh, b + BN_Q4_K_DMIN, sizeof mh);
+        const float d = _cvtsh_ss(dh), dmin = _cvtsh_ss(mh);
+        for (int j = 0; j < 8; j += 2) {
+            int sc, m;
+            bn_q4_k_scale_min(j, b + BN_Q4_K_SCALES, &sc, &m);
+            const __m512 d1 = _mm512_set1_ps(d * (float)sc), m1 = _mm512_set1_ps(dmin * (float)m);
+            bn_q4_k_scale_min(j + 1, b + BN_Q4_K_SCALES, &sc, &m);
+            const __m512 d2 = _mm512_set1_ps(d * (float)sc), m2 = _mm512_set1_ps(dmin * (float)m);
+            const uint8_t* q = b + BN_Q4_K_QS + 16 * j;
+            const float* xj = x + i + 32 * j;
+            const __m512i v0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)q));
+            const __m512i v1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(q + 16)));
+            const __m512 lo0 = _mm512_cvtepi32_ps(_mm512_and_si512(v0, m4)), lo1 = _mm512_cvtepi32_ps(_mm512_and_si512(v1, m4));
+            const __m512 hi0 = _mm512_cvtepi32_ps(_mm512_srli_epi32(v0, 4)), hi1 = _mm512_cvtepi32_ps(_mm512_srli_epi32(v1, 4));
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xj), _mm512_sub_ps(_mm512_mul_ps(d1, lo0), m1), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xj + 16), _mm512_sub_ps(_mm512_mul_ps(d1, lo1), m1), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(xj + 32), _mm512_sub_ps(_mm512_mul_ps(d2, hi0), m2), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(xj + 48), _mm512_sub_ps(_mm512_mul_ps(d2, hi1), m2), a3);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
 // y (n) += a * x (n)
 void bn_axpy_f32_avx512(float a, const float* x, int64_t n, float* y) {
     const __m512 va = _mm512_set1_ps(a);
@@ -145,7 +178,7 @@ void bn_axpy_f16_avx512(float a, const uint16_t* x, int64_t n, float* y) {
 
 void bn_install_dot_avx512(bn_kernel_table* t) {
 #define BN_SET(op) t->op = bn_##op##_avx512; t->op##_impl = "avx512";
-    BN_SET(dot_f32) BN_SET(dot_f16) BN_SET(dot_bf16) BN_SET(dot_q8_0) BN_SET(dot_q6_k) BN_SET(axpy_f32)
+    BN_SET(dot_f32) BN_SET(dot_f16) BN_SET(dot_bf16) BN_SET(dot_q8_0) BN_SET(dot_q6_k) BN_SET(dot_q4_k) BN_SET(axpy_f32)
     BN_SET(axpy_f16)
 #undef BN_SET
 }

@@ -118,6 +118,45 @@ float bn_dot_q6_k_neon(const float* x, const void* y, int64_t n) {
     return vaddvq_f32(vaddq_f32(a0, a1));
 }
 
+/* 16 four-bit codes (u8) -> acc += x[0..15] * ((ds * q) - dm), mul then sub as two roundings (never fused). */
+static float32x4_t fma16_q4(float32x4_t acc, const float* x, uint8x16_t q, float ds, float dm) {
+    const uint16x8_t lo = vmovl_u8(vget_low_u8(q)), hi = vmovl_u8(vget_high_u8(q));
+    const float32x4_t vm = vdupq_n_f32(dm);
+    acc = vfmaq_f32(acc, vld1q_f32(x), vsubq_f32(vmulq_n_f32(vcvtq_f32_u32(vmovl_u16(vget_low_u16(lo))), ds), vm));
+    acc = vfmaq_f32(acc, vld1q_f32(x + 4), vsubq_f32(vmulq_n_f32(vcvtq_f32_u32(vmovl_u16(vget_high_u16(lo))), ds), vm));
+    acc = vfmaq_f32(acc, vld1q_f32(x + 8), vsubq_f32(vmulq_n_f32(vcvtq_f32_u32(vmovl_u16(vget_low_u16(hi))), ds), vm));
+    acc = vfmaq_f32(acc, vld1q_f32(x + 12), vsubq_f32(vmulq_n_f32(vcvtq_f32_u32(vmovl_u16(vget_high_u16(hi))), ds), vm));
+    return acc;
+}
+
+// x (n), y (n/256 block_q4_K) -> sum; w = (d * sc) * q - (dmin * m)
+float bn_dot_q4_k_neon(const float* x, const void* y, int64_t n) {
+    const uint8_t* b = (const uint8_t*)y;
+    const uint8x16_t m4 = vdupq_n_u8(0xF);
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
+    for (int64_t i = 0; i < n; i += BN_Q4_K_BLOCK, b += BN_Q4_K_BYTES) {
+        uint16_t dh, mh;
+        memcpy(&dh, b + BN_Q4_K_D, sizeof dh);
+        memcpy(&mh, b + BN_Q4_K_DMIN, sizeof mh);
+        const float d = fp16_scalar(dh), dmin = fp16_scalar(mh);
+        for (int j = 0; j < 8; j += 2) {
+            int sc, m;
+            bn_q4_k_scale_min(j, b + BN_Q4_K_SCALES, &sc, &m);
+            const float d1 = d * (float)sc, m1 = dmin * (float)m;
+            bn_q4_k_scale_min(j + 1, b + BN_Q4_K_SCALES, &sc, &m);
+            const float d2 = d * (float)sc, m2 = dmin * (float)m;
+            const uint8_t* q = b + BN_Q4_K_QS + 16 * j;
+            const float* xj = x + i + 32 * j;
+            for (int l = 0; l < 32; l += 16) {
+                const uint8x16_t v = vld1q_u8(q + l);
+                a0 = fma16_q4(a0, xj + l, vandq_u8(v, m4), d1, m1);
+                a1 = fma16_q4(a1, xj + 32 + l, vshrq_n_u8(v, 4), d2, m2);
+            }
+        }
+    }
+    return vaddvq_f32(vaddq_f32(a0, a1));
+}
+
 // y (n) += a * x (n)
 void bn_axpy_f32_neon(float a, const float* x, int64_t n, float* y) {
     int64_t i = 0;
@@ -134,7 +173,7 @@ void bn_axpy_f16_neon(float a, const uint16_t* x, int64_t n, float* y) {
 
 void bn_install_dot_neon(bn_kernel_table* t) {
 #define BN_SET(op) t->op = bn_##op##_neon; t->op##_impl = "neon";
-    BN_SET(dot_f32) BN_SET(dot_f16) BN_SET(dot_bf16) BN_SET(dot_q8_0) BN_SET(dot_q6_k) BN_SET(axpy_f32)
+    BN_SET(dot_f32) BN_SET(dot_f16) BN_SET(dot_bf16) BN_SET(dot_q8_0) BN_SET(dot_q6_k) BN_SET(dot_q4_k) BN_SET(axpy_f32)
     BN_SET(axpy_f16)
 #undef BN_SET
 }

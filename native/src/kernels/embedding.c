@@ -1,5 +1,5 @@
 /* Embedding lookup: rows of a (vocab, C) table of any bn_dtype, by token id, as floats. Float rows go through
- * the conversion kernels (convert*.c); Q8_0/Q6_K rows (GGUF's token_embd is often Q6_K) through ggml's
+ * the conversion kernels (convert*.c); Q8_0/Q6_K/Q4_K rows (GGUF's token_embd is often Q6_K) through ggml's
  * dequantizers. */
 #include <string.h>
 
@@ -31,6 +31,7 @@ bn_status bn_embedding_lookup(bn_dtype type, const void* table, int64_t vocab, i
         case BN_DTYPE_BF16: bn_kernels.cvt_bf16_f32((const uint16_t*)row, C, o); break;
         case BN_DTYPE_Q8_0: bn_q8_0_dequantize_row(row, C, o); break;
         case BN_DTYPE_Q6_K: bn_q6_k_dequantize_row(row, C, o); break;
+        case BN_DTYPE_Q4_K: bn_q4_k_dequantize_row(row, C, o); break;
         }
     }
     return BN_OK;

@@ -7,7 +7,7 @@
  *   softmax*.c     softmax_f32
  *   elementwise*.c add_f32, relu2_mul_f32, silu_mul_f32
  *   convert*.c     cvt_f16_f32, cvt_bf16_f32
- *   dot*.c         dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q6_k, axpy_f32, axpy_f16
+ *   dot*.c         dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q6_k, dot_q4_k, axpy_f32, axpy_f16
  * Every version of an op computes the same float expression; vector versions differ only in the order of
  * the sums (and, for exp, in a polynomial within 1 ulp of exp), so tests compare them with a relative
  * tolerance, never bit for bit. */
@@ -33,8 +33,8 @@ typedef void bn_gate_mul_f32_fn(const float* gate, const float* up, int64_t n, f
 /* src (n) fp16 or bf16 bits -> dst (n) floats, exactly. */
 typedef void bn_cvt_f32_fn(const uint16_t* src, int64_t n, float* dst);
 /* Dot product of a float row x (n) with a stored row y (n values) in float: sum_i x[i] * w[i], where w is the
- * exact float value of y's element i (for Q8_0: qs*d; for Q6_K: (d*sc)*q, as ggml's dequantize_row_*).
- * Q8_0 rows need n % 32 == 0, Q6_K rows n % 256 == 0. */
+ * exact float value of y's element i (for Q8_0: qs*d; for Q6_K: (d*sc)*q; for Q4_K: (d*sc)*q - (dmin*m), as
+ * ggml's dequantize_row_*). Q8_0 rows need n % 32 == 0, Q6_K and Q4_K rows n % 256 == 0. */
 typedef float bn_dot_f32_fn(const float* x, const float* y, int64_t n);
 typedef float bn_dot_u16_fn(const float* x, const uint16_t* y, int64_t n);
 typedef float bn_dot_blocks_fn(const float* x, const void* y, int64_t n);
@@ -51,6 +51,7 @@ typedef bn_dot_u16_fn bn_dot_f16_fn;
 typedef bn_dot_u16_fn bn_dot_bf16_fn;
 typedef bn_dot_blocks_fn bn_dot_q8_0_fn;
 typedef bn_dot_blocks_fn bn_dot_q6_k_fn;
+typedef bn_dot_blocks_fn bn_dot_q4_k_fn;
 
 #define BN_FORWARD_KERNEL_OPS(X) \
     X(rmsnorm_f32) \
@@ -66,11 +67,13 @@ typedef bn_dot_blocks_fn bn_dot_q6_k_fn;
     X(dot_bf16) \
     X(dot_q8_0) \
     X(dot_q6_k) \
+    X(dot_q4_k) \
     X(axpy_f32) \
     X(axpy_f16)
 
 /* ggml block layouts (ggml-common.h): block_q8_0 {fp16 d; int8 qs[32]} = 34 bytes per 32 values;
- * block_q6_K {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d} = 210 bytes per 256 values.
+ * block_q6_K {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d} = 210 bytes per 256 values;
+ * block_q4_K {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128]} = 144 bytes per 256 values.
  * Byte offsets, since the structs are read from unaligned file bytes. */
 #define BN_Q8_0_BLOCK 32
 #define BN_Q8_0_BYTES 34
@@ -80,6 +83,23 @@ typedef bn_dot_blocks_fn bn_dot_q6_k_fn;
 #define BN_Q6_K_QH 128
 #define BN_Q6_K_SCALES 192
 #define BN_Q6_K_D 208
+#define BN_Q4_K_BLOCK 256
+#define BN_Q4_K_BYTES 144
+#define BN_Q4_K_D 0
+#define BN_Q4_K_DMIN 2
+#define BN_Q4_K_SCALES 4
+#define BN_Q4_K_QS 16
+
+/* Sub-block j (0..7) of a block_q4_K's packed 6-bit scale and min (ggml's get_scale_min_k4). */
+static inline void bn_q4_k_scale_min(int j, const uint8_t* scales, int* sc, int* m) {
+    if (j < 4) {
+        *sc = scales[j] & 63;
+        *m = scales[j + 4] & 63;
+    } else {
+        *sc = (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
+        *m = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+    }
+}
 
 struct bn_kernel_table;
 void bn_install_rmsnorm_scalar(struct bn_kernel_table* t);
@@ -122,6 +142,7 @@ void bn_install_dot_neon(struct bn_kernel_table* t);
     float bn_dot_bf16_##isa(const float* x, const uint16_t* y, int64_t n);                                     \
     float bn_dot_q8_0_##isa(const float* x, const void* y, int64_t n);                                         \
     float bn_dot_q6_k_##isa(const float* x, const void* y, int64_t n);                                         \
+    float bn_dot_q4_k_##isa(const float* x, const void* y, int64_t n);                                         \
     void bn_axpy_f32_##isa(float a, const float* x, int64_t n, float* y);                                      \
     void bn_axpy_f16_##isa(float a, const uint16_t* x, int64_t n, float* y);
 BN_FORWARD_VARIANT_DECL(scalar)

@@ -1,5 +1,5 @@
 /* LM head: logits (T,V) = h (T,C) · Eᵀ with E (V,C) stored as any bn_dtype (tied to the embedding table in
- * BitNet b1.58; GGUF files keep it as Q6_K, Q8_0, F16 or BF16). Each logit is the float dot product of a row of
+ * BitNet b1.58; GGUF files keep it as Q6_K, Q4_K, Q8_0, F16 or BF16). Each logit is the float dot product of a row of
  * h with a row of E as ggml dequantizes it (kernels/dot*.c). Threads split E's rows; each thread reads one row
  * of E and dots it with every row of h while it is in cache. */
 #include "core/error.h"
@@ -27,6 +27,7 @@ static void lmhead_rows(void* ctx, int64_t r0, int64_t r1, int32_t worker) {
             case BN_DTYPE_BF16: v = bn_kernels.dot_bf16(x, (const uint16_t*)row, j->C); break;
             case BN_DTYPE_Q8_0: v = bn_kernels.dot_q8_0(x, row, j->C); break;
             case BN_DTYPE_Q6_K: v = bn_kernels.dot_q6_k(x, row, j->C); break;
+            case BN_DTYPE_Q4_K: v = bn_kernels.dot_q4_k(x, row, j->C); break;
             }
             j->logits[t * j->V + r] = v;
         }

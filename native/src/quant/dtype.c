@@ -1,5 +1,5 @@
 /* The element types of stored float rows (bn_dtype): one row per type in one table, ggml style: block size,
- * bytes per block, the reference quantizer and the dequantizer. Nothing else switches on a type's layout. */
+ * bytes per block, the reference quantizer (NULL for read-only types) and the dequantizer. Nothing else switches on a type's layout. */
 #include <string.h>
 
 #include "core/error.h"
@@ -51,6 +51,7 @@ static const dtype_traits k_traits[] = {
     {BN_DTYPE_BF16, "BF16", 1, 2, bf16_from, bf16_to},
     {BN_DTYPE_Q8_0, "Q8_0", BN_Q8_0_BLOCK, BN_Q8_0_BYTES, bn_q8_0_quantize_row_ref, bn_q8_0_dequantize_row},
     {BN_DTYPE_Q6_K, "Q6_K", BN_Q6_K_BLOCK, BN_Q6_K_BYTES, bn_q6_k_quantize_row_ref, bn_q6_k_dequantize_row},
+    {BN_DTYPE_Q4_K, "Q4_K", BN_Q4_K_BLOCK, BN_Q4_K_BYTES, NULL, bn_q4_k_dequantize_row},
 };
 
 static const dtype_traits* find(bn_dtype type) {
@@ -102,6 +103,9 @@ bn_status bn_dtype_quantize_ref(bn_dtype type, const float* x, int64_t rows, int
     int64_t rb, total;
     bn_status st = matrix_bytes("bn_dtype_quantize_ref", t, type, rows, cols, &rb, &total);
     if (st != BN_OK) return st;
+    if (!t->quantize_ref)
+        return bn_fail(BN_ERR_UNSUPPORTED, "bn_dtype_quantize_ref: %s has no reference quantizer here (read-only: "
+                       "dequantize, embedding lookup and LM head only; llama-quantize writes it)", t->name);
     if (dst_len < total)
         return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "bn_dtype_quantize_ref: dst has %lld bytes, %s needs %lld",
                        (long long)dst_len, t->name, (long long)total);
