@@ -7,13 +7,7 @@ namespace BitNet.Tests.Cli;
 /// <summary>`bitnet bench` (CLI.md) through the in-process entry point, on the tiny packed fixture.</summary>
 public sealed class BenchCommandTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApplication.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private static JsonElement ParseOneObject(string stdout)
     {

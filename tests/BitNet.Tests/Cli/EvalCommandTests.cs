@@ -26,13 +26,7 @@ public sealed class EvalCommandTests
         if (Directory.Exists(_temp)) Directory.Delete(_temp, recursive: true);
     }
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApplication.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     /// <summary>Mean −log softmax[target] over windows of <paramref name="seqLen"/> with stride seqLen, from logits
     /// written by `bitnet logits` (one call per window, each from an empty cache).</summary>

@@ -23,13 +23,7 @@ public sealed class ModelCommandTests
         if (Directory.Exists(_temp)) Directory.Delete(_temp, recursive: true);
     }
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApplication.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private static (string Text, int[] Ids) Reference()
     {

@@ -27,13 +27,7 @@ public sealed class TrainCommandTests
         if (Directory.Exists(_temp)) Directory.Delete(_temp, recursive: true);
     }
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApplication.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     /// <summary>A small model (hidden 64, 2 layers) on genesis.txt with a 384-token BPE trained on it; paths relative
     /// to the config's folder.</summary>

@@ -2,6 +2,7 @@ using BitNet.Cli;
 using BitNet.Inference;
 using BitNet.Models;
 using BitNet.Quantization;
+using BitNet.Tests.Cli;
 
 namespace BitNet.Tests.Inference;
 
@@ -148,13 +149,7 @@ public sealed class I2SLayoutDetectionTests
         Assert.That(model.I2SLayout, Is.Null);
     }
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApplication.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Test]
     public void CommandsLogALayoutTheyWereNotGiven()

@@ -1,6 +1,7 @@
 using BitNet.Cli;
 using BitNet.Models;
 using BitNet.Training;
+using BitNet.Tests.Cli;
 
 namespace BitNet.Tests.Training;
 
@@ -27,13 +28,7 @@ public sealed class TrainStepCommandTests
 
     private const string Ids = "0,45,301,12,7,99,2,450,31,5,17,260";
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApplication.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private static Dictionary<string, (long[] Shape, float[] Values)> MasterTensors()
     {

@@ -2,6 +2,7 @@ using BitNet.Cli;
 using BitNet.Models;
 using BitNet.Tests.Inference;
 using BitNet.Training;
+using BitNet.Tests.Cli;
 
 namespace BitNet.Tests.Training;
 
@@ -516,13 +517,7 @@ public sealed class TrainStepReferenceTests
         return new Comparison(worst, worstName);
     }
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApplication.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private static double[] Widen(float[] x) => Array.ConvertAll(x, v => (double)v);
 
