@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using BitNet.Inference.Sampling;
 using BitNet.Quantization;
 using BitNet.Tokenization;
 
@@ -143,10 +144,10 @@ public static class RandomModelWriter
     public static void EmbeddingRow(ulong seed, int row, Span<float> destination)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(row);
-        var rng = new Xoshiro256StarStar(seed, EmbeddingStream, (ulong)row);
+        var rng = Stream(seed, EmbeddingStream, (ulong)row);
         for (int i = 0; i < destination.Length; i += 2)
         {
-            (float a, float b) = rng.NextGaussianPair();
+            (float a, float b) = NextGaussianPair(rng);
             destination[i] = a * EmbeddingStdDev;
             if (i + 1 < destination.Length) destination[i + 1] = b * EmbeddingStdDev;
         }
@@ -189,9 +190,9 @@ public static class RandomModelWriter
 
     private static void FillNorm(ulong seed, ulong stream, Span<byte> dst)
     {
-        var rng = new Xoshiro256StarStar(seed, stream, 0);
+        var rng = Stream(seed, stream, 0);
         Span<float> v = MemoryMarshal.Cast<byte, float>(dst);
-        for (int i = 0; i < v.Length; i++) v[i] = 0.9f + 0.2f * rng.NextSingle();
+        for (int i = 0; i < v.Length; i++) v[i] = 0.9f + 0.2f * NextSingle(rng);
     }
 
     // codes uniform over {-1, 0, +1}: one byte of a stream gives five codes (its base-3 digits), bytes 243..255
@@ -199,14 +200,14 @@ public static class RandomModelWriter
     // each block of TernaryRowsPerBlock rows from stream (tensor, 1 + block), blocks in parallel.
     private static void FillTernary(ulong seed, ulong stream, int rows, int cols, PackedFormat? format, sbyte[] buffer, Span<byte> dst)
     {
-        var scaleRng = new Xoshiro256StarStar(seed, stream, 0);
-        float scale = (float)(Half)(0.02f + 0.03f * scaleRng.NextSingle());
+        var scaleRng = Stream(seed, stream, 0);
+        float scale = (float)(Half)(0.02f + 0.03f * NextSingle(scaleRng));
         int blocks = (rows + TernaryRowsPerBlock - 1) / TernaryRowsPerBlock;
         Parallel.For(0, blocks, block =>
         {
             int r0 = block * TernaryRowsPerBlock, n = Math.Min(TernaryRowsPerBlock, rows - r0);
             Span<sbyte> codes = buffer.AsSpan(r0 * cols, n * cols);
-            var rng = new Xoshiro256StarStar(seed, stream, 1 + (ulong)block);
+            var rng = Stream(seed, stream, 1 + (ulong)block);
             ReadOnlySpan<sbyte> table = s_fiveTrits;
             ulong bits = 0;
             int left = 0;
@@ -215,7 +216,7 @@ public static class RandomModelWriter
                 uint b;
                 do
                 {
-                    if (left == 0) { bits = rng.Next(); left = 8; }
+                    if (left == 0) { bits = rng.NextUInt64(); left = 8; }
                     b = (uint)(bits & 0xFF);
                     bits >>= 8;
                     left--;
@@ -235,52 +236,20 @@ public static class RandomModelWriter
         for (int i = 0; i < all.Length; i++) h[i] = all[i] == 0 ? zero : all[i] > 0 ? s : minus;
     }
 
-    /// <summary>xoshiro256** (Blackman and Vigna), its state seeded by SplitMix64 from (seed, stream, row): fixed here so
-    /// that a seed means the same bits on every runtime (System.Random promises no such thing).</summary>
-    private struct Xoshiro256StarStar
+    // The generator of stream (stream, row) of a seed: xoshiro256** (fixed, so a seed means the same bits on every
+    // runtime, which System.Random does not promise) seeded through SplitMix64 from the three mixed.
+    private static Xoshiro256StarStar Stream(ulong seed, ulong stream, ulong row) =>
+        new(seed ^ (stream * 0x9E3779B97F4A7C15UL) ^ (row * 0xD1B54A32D192ED03UL));
+
+    // [0, 1) from the top 24 bits
+    private static float NextSingle(Xoshiro256StarStar rng) => (rng.NextUInt64() >> 40) * (1f / (1 << 24));
+
+    // Box-Muller in double (Math is correctly rounded enough here; the result is rounded to float)
+    private static (float, float) NextGaussianPair(Xoshiro256StarStar rng)
     {
-        private ulong _s0, _s1, _s2, _s3;
-
-        public Xoshiro256StarStar(ulong seed, ulong stream, ulong row)
-        {
-            ulong sm = seed ^ (stream * 0x9E3779B97F4A7C15UL) ^ (row * 0xD1B54A32D192ED03UL);
-            _s0 = SplitMix(ref sm);
-            _s1 = SplitMix(ref sm);
-            _s2 = SplitMix(ref sm);
-            _s3 = SplitMix(ref sm);
-        }
-
-        private static ulong SplitMix(ref ulong x)
-        {
-            ulong z = x += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
-
-        public ulong Next()
-        {
-            ulong result = ulong.RotateLeft(_s1 * 5, 7) * 9;
-            ulong t = _s1 << 17;
-            _s2 ^= _s0;
-            _s3 ^= _s1;
-            _s1 ^= _s2;
-            _s0 ^= _s3;
-            _s2 ^= t;
-            _s3 = ulong.RotateLeft(_s3, 45);
-            return result;
-        }
-
-        // [0, 1) from the top 24 bits
-        public float NextSingle() => (Next() >> 40) * (1f / (1 << 24));
-
-        // Box-Muller in double (Math is correctly rounded enough here; the result is rounded to float)
-        public (float, float) NextGaussianPair()
-        {
-            double u1 = ((Next() >> 11) + 1) * (1.0 / (1UL << 53)); // (0, 1]
-            double u2 = (Next() >> 11) * (1.0 / (1UL << 53));
-            double r = Math.Sqrt(-2.0 * Math.Log(u1));
-            return ((float)(r * Math.Cos(2 * Math.PI * u2)), (float)(r * Math.Sin(2 * Math.PI * u2)));
-        }
+        double u1 = ((rng.NextUInt64() >> 11) + 1) * (1.0 / (1UL << 53)); // (0, 1]
+        double u2 = (rng.NextUInt64() >> 11) * (1.0 / (1UL << 53));
+        double r = Math.Sqrt(-2.0 * Math.Log(u1));
+        return ((float)(r * Math.Cos(2 * Math.PI * u2)), (float)(r * Math.Sin(2 * Math.PI * u2)));
     }
 }
