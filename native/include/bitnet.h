@@ -674,6 +674,9 @@ BN_API bn_status bn_context_destroy(bn_context* ctx);
 /* The number of positions held (the next token's position), and the capacity n_ctx. */
 BN_API int64_t bn_context_position(const bn_context* ctx);
 BN_API int64_t bn_context_size(const bn_context* ctx);
+/* Tokens per pass (max_batch as created, after its default and the cap at n_ctx): the most one
+ * bn_context_forward_batch may carry with this context first. */
+BN_API int64_t bn_context_max_batch(const bn_context* ctx);
 /* Runs tokens (n_tokens >= 1, ids in 0..vocab-1) at positions position .. position + n_tokens - 1 (prefill or
  * decode; longer than max_batch runs in chunks) and appends them to the KV cache.
  *   logits        per logits_mode, logits_len >= rows * vocab floats

@@ -504,6 +504,7 @@ BN_TEST(batch_of_sequences_equals_each_alone) {
     BN_CHECK_OK(bn_threadpool_create(2, &tp));
     bn_context *a = new_ctx(&f, tp, 16), *b = new_ctx(&f, NULL, 0), *c = new_ctx(&f, NULL, 0);
     bn_context *solo = new_ctx(&f, NULL, 0);
+    BN_CHECK_EQ_I64(bn_context_max_batch(a), 16);
     float* got = malloc((size_t)(8 * V) * 4);
     float* want = malloc((size_t)(8 * V) * 4);
     if (a && b && c && solo && T >= 12) {

@@ -207,7 +207,8 @@ public sealed partial class InferenceSession
         return results;
     }
 
-    /// <summary>Tokens per pass of this session (its <see cref="SessionOptions.MaxBatch"/>, capped by the context).</summary>
+    /// <summary>Tokens per pass of this session, as its native context holds it (<see cref="SessionOptions.MaxBatch"/> or
+    /// the library's default, capped by the context).</summary>
     public int MaxBatch { get; }
 
     // One sequence of a batched generation: its sampler, history, stop handling and text.

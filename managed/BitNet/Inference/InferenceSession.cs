@@ -39,11 +39,8 @@ public sealed partial class InferenceSession : IDisposable
             throw;
         }
         ContextSize = contextSize;
-        MaxBatch = Math.Min(options.MaxBatch == 0 ? DefaultMaxBatch : options.MaxBatch, contextSize);
+        using (new HandleReference(_context)) MaxBatch = (int)NativeMethods.bn_context_max_batch(_context.Native);
     }
-
-    // bn_context_create's default tokens per pass (max_batch 0).
-    private const int DefaultMaxBatch = 512;
 
     /// <summary>The model the session runs.</summary>
     public BitNetModel Model { get; }

@@ -1126,6 +1126,14 @@ internal static unsafe partial class NativeMethods
     internal static partial long bn_context_size(BnContext ctx);
 
     /// <summary>
+    /// Tokens per pass (max_batch as created, after its default and the cap at n_ctx): the most one
+    /// bn_context_forward_batch may carry with this context first.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_context_max_batch")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial long bn_context_max_batch(BnContext ctx);
+
+    /// <summary>
     /// Runs tokens (n_tokens &gt;= 1, ids in 0..vocab-1) at positions position .. position + n_tokens - 1 (prefill or
     /// decode; longer than max_batch runs in chunks) and appends them to the KV cache.
     ///   logits        per logits_mode, logits_len &gt;= rows * vocab floats

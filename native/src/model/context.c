@@ -132,6 +132,7 @@ bn_status bn_context_destroy(bn_context* ctx) {
 
 int64_t bn_context_position(const bn_context* ctx) { return ctx ? ctx->pos : 0; }
 int64_t bn_context_size(const bn_context* ctx) { return ctx ? ctx->n_ctx : 0; }
+int64_t bn_context_max_batch(const bn_context* ctx) { return ctx ? ctx->max_batch : 0; }
 
 bn_status bn_context_reset(bn_context* ctx) {
     BN_REQUIRE_ARG(ctx != NULL, "bn_context_reset: ctx must not be null");
