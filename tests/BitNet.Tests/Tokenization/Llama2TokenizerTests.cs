@@ -1,6 +1,5 @@
-using System.Security.Cryptography;
-using System.Text.Json;
 using BitNet.Tokenization;
+using static BitNet.Tests.Tokenization.TokenizerReference; // Entry, Show
 
 namespace BitNet.Tests.Tokenization;
 
@@ -13,46 +12,17 @@ namespace BitNet.Tests.Tokenization;
 /// </summary>
 public sealed class Llama2TokenizerTests
 {
-    private sealed record Entry(string Text, int[] Ids, int[] IdsSpecial);
+    private static readonly TokenizerReference s_reference = new("llama2");
 
-    private static readonly Lazy<(string Sha256, Entry[] Entries)> s_reference = new(LoadReference);
-    private static readonly Lazy<BpeTokenizer> s_tokenizer = new(() => BpeTokenizer.FromFile(TokenizerPath));
+    private static Entry[] Entries => s_reference.Entries;
 
-    private static string TokenizerPath => Path.Combine(RepositoryPaths.Root, "build", "tokenizers", "llama2", "tokenizer.json");
-
-    private static Entry[] Entries => s_reference.Value.Entries;
-
-    private static BpeTokenizer Tokenizer
-    {
-        get
-        {
-            if (!File.Exists(TokenizerPath))
-                Assert.Ignore($"{TokenizerPath} is absent: run bench/tokenizer-reference/fetch-llama2.sh (./build.sh does)");
-            return s_tokenizer.Value;
-        }
-    }
-
-    private static (string, Entry[]) LoadReference()
-    {
-        string path = Path.Combine(RepositoryPaths.Root, "tests", "BitNet.Tests", "Tokenization", "llama2-reference.json");
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        var entries = doc.RootElement.GetProperty("entries").EnumerateArray()
-            .Select(e => new Entry(
-                e.GetProperty("text").GetString()!,
-                e.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray(),
-                e.GetProperty("ids_special").EnumerateArray().Select(x => x.GetInt32()).ToArray()))
-            .ToArray();
-        return (doc.RootElement.GetProperty("tokenizer_json_sha256").GetString()!, entries);
-    }
-
-    private static string Show(string s) => JsonSerializer.Serialize(s.Length > 60 ? s[..60] + "…" : s);
+    private static BpeTokenizer Tokenizer => s_reference.Tokenizer;
 
     [Test]
     public void FileIsTheOneTheReferenceWasMadeFrom()
     {
         var tokenizer = Tokenizer;
-        string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(TokenizerPath)));
-        Assert.That(sha, Is.EqualTo(s_reference.Value.Sha256),
+        Assert.That(s_reference.TokenizerFileSha256(), Is.EqualTo(s_reference.Sha256),
             "build/tokenizers/llama2/tokenizer.json differs from the file llama2-reference.json was made from");
         Assert.Multiple(() =>
         {
@@ -77,12 +47,7 @@ public sealed class Llama2TokenizerTests
 
     private static void Check(Func<Entry, int[]> expected, EncodeOptions options)
     {
-        var tokenizer = Tokenizer;
-        var failures = Entries
-            .Select(e => (e, got: tokenizer.Encode(e.Text, options)))
-            .Where(x => !x.got.SequenceEqual(expected(x.e)))
-            .Select(x => $"{Show(x.e.Text)}: want [{string.Join(",", expected(x.e))}] got [{string.Join(",", x.got)}]")
-            .ToList();
+        var failures = s_reference.EncodeMismatches(Tokenizer, expected, options);
         Assert.That(failures, Is.Empty, $"{failures.Count} of {Entries.Length}:\n" + string.Join("\n", failures.Take(10)));
     }
 

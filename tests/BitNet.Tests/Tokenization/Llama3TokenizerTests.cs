@@ -1,7 +1,7 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using BitNet.Tokenization;
+using static BitNet.Tests.Tokenization.TokenizerReference; // Entry, Show
 
 namespace BitNet.Tests.Tokenization;
 
@@ -13,39 +13,13 @@ namespace BitNet.Tests.Tokenization;
 /// </summary>
 public sealed class Llama3TokenizerTests
 {
-    private sealed record Entry(string Text, int[] Ids, int[] IdsSpecial);
+    private static readonly TokenizerReference s_reference = new("llama3");
 
-    private static readonly Lazy<(string Sha256, Entry[] Entries)> s_reference = new(LoadReference);
-    private static readonly Lazy<BpeTokenizer> s_tokenizer = new(() => BpeTokenizer.FromFile(TokenizerPath));
+    private static string TokenizerPath => s_reference.TokenizerPath;
 
-    private static string TokenizerPath => Path.Combine(RepositoryPaths.Root, "build", "tokenizers", "llama3", "tokenizer.json");
+    private static Entry[] Entries => s_reference.Entries;
 
-    private static Entry[] Entries => s_reference.Value.Entries;
-
-    private static BpeTokenizer Tokenizer
-    {
-        get
-        {
-            if (!File.Exists(TokenizerPath))
-                Assert.Ignore($"{TokenizerPath} is absent: run bench/tokenizer-reference/fetch-llama3.sh (./build.sh does)");
-            return s_tokenizer.Value;
-        }
-    }
-
-    private static (string, Entry[]) LoadReference()
-    {
-        string path = Path.Combine(RepositoryPaths.Root, "tests", "BitNet.Tests", "Tokenization", "llama3-reference.json");
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        var entries = doc.RootElement.GetProperty("entries").EnumerateArray()
-            .Select(e => new Entry(
-                e.GetProperty("text").GetString()!,
-                e.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray(),
-                e.GetProperty("ids_special").EnumerateArray().Select(x => x.GetInt32()).ToArray()))
-            .ToArray();
-        return (doc.RootElement.GetProperty("tokenizer_json_sha256").GetString()!, entries);
-    }
-
-    private static string Show(string s) => JsonSerializer.Serialize(s.Length > 60 ? s[..60] + "…" : s);
+    private static BpeTokenizer Tokenizer => s_reference.Tokenizer;
 
     [Test]
     public void ReferenceCoversTheRequiredVariety()
@@ -66,8 +40,7 @@ public sealed class Llama3TokenizerTests
     public void FileIsTheOneTheReferenceWasMadeFrom()
     {
         var tokenizer = Tokenizer;
-        string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(TokenizerPath)));
-        Assert.That(sha, Is.EqualTo(s_reference.Value.Sha256),
+        Assert.That(s_reference.TokenizerFileSha256(), Is.EqualTo(s_reference.Sha256),
             "build/tokenizers/llama3/tokenizer.json differs from the file llama3-reference.json was made from");
         Assert.Multiple(() =>
         {
@@ -85,25 +58,14 @@ public sealed class Llama3TokenizerTests
     [Test]
     public void EncodesEveryReferenceStringWithSpecialTokenTextAsPlainText()
     {
-        var tokenizer = Tokenizer;
-        var failures = Entries
-            .Select(e => (e, got: tokenizer.Encode(e.Text)))
-            .Where(x => !x.got.SequenceEqual(x.e.Ids))
-            .Select(x => $"{Show(x.e.Text)}: want [{string.Join(",", x.e.Ids)}] got [{string.Join(",", x.got)}]")
-            .ToList();
+        var failures = s_reference.EncodeMismatches(Tokenizer, e => e.Ids, EncodeOptions.Default);
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
     }
 
     [Test]
     public void EncodesEveryReferenceStringWithSpecialTokensParsed()
     {
-        var tokenizer = Tokenizer;
-        var options = new EncodeOptions { ParseSpecial = true };
-        var failures = Entries
-            .Select(e => (e, got: tokenizer.Encode(e.Text, options)))
-            .Where(x => !x.got.SequenceEqual(x.e.IdsSpecial))
-            .Select(x => $"{Show(x.e.Text)}: want [{string.Join(",", x.e.IdsSpecial)}] got [{string.Join(",", x.got)}]")
-            .ToList();
+        var failures = s_reference.EncodeMismatches(Tokenizer, e => e.IdsSpecial, new EncodeOptions { ParseSpecial = true });
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
         // the reference does hold strings where the two modes differ
         Assert.That(Entries.Count(e => !e.Ids.SequenceEqual(e.IdsSpecial)), Is.GreaterThan(5));
