@@ -214,7 +214,16 @@ typedef enum bn_tlayout {
      * of 128. In each block of 128 weights (32 bytes) byte j = c[j]<<6 | c[32+j]<<4 | c[64+j]<<2 | c[96+j],
      * c = w + 1 in {0, 1, 2}. The tensor bytes of a GGUF that an x86 bitnet.cpp wrote as I2_S are this layout
      * (its trailing float scale excluded); ARM builds of bitnet.cpp use another block order. */
-    BN_TLAYOUT_I2S = 0
+    BN_TLAYOUT_I2S = 0,
+    /* ggml's TQ1_0 (GGML_TYPE_TQ1_0) exactly as llama.cpp writes it, so a memory-mapped GGUF tensor is used in
+     * place. K a multiple of 256; a row is K/256 blocks of 54 bytes (row r at byte r*(K/256)*54): qs[48] five
+     * trits a byte, qh[4] four trits a byte, then an fp16 d. Trits are the codes c = w + 1 (kernels/tmatmul_tq1.c
+     * gives which weights share a byte). The kernels IGNORE d: the result is the formula above with the same
+     * codes, so a TQ1 matmul equals the I2_S matmul of the same ternary matrix bit for bit, and w_scale is the
+     * caller's (e.g. the d of the tensor's blocks, which BitNet b1.58 files give one value). The packers write
+     * d = 1.0 (fp16 0x3C00) in every block; unpack ignores d. Every byte decodes (as ggml decodes it), so unpack
+     * never fails on the codes. */
+    BN_TLAYOUT_TQ1 = 1
 } bn_tlayout;
 
 /* Bytes that a rows x cols matrix takes in `layout`. cols must be a multiple of the layout's block (128). */
@@ -487,6 +496,13 @@ BN_API bn_status bn_format_quantize(bn_format format, const float* w, int64_t ro
  * scale is dropped (the caller keeps it). */
 BN_API bn_status bn_format_convert(bn_format from, const uint8_t* src, int64_t src_len, bn_format to, int64_t rows,
                                    int64_t cols, float scale, uint8_t* dst, int64_t dst_len);
+/* The one tensor scale of packed bytes, read in place (nothing converted or kept): a per-tensor format's stored
+ * scale; for a per-block format the d that every block with a nonzero code carries (0 when every code is 0),
+ * by the rule of bn_format_convert into a per-tensor format (BN_ERR_UNSUPPORTED naming two blocks whose d
+ * differ). Bytes that bn_format_unpack refuses are refused the same way; a format that keeps its scale outside
+ * gives BN_ERR_UNSUPPORTED. */
+BN_API bn_status bn_format_tensor_scale(bn_format format, const uint8_t* src, int64_t src_len, int64_t rows,
+                                        int64_t cols, float* out);
 
 /* ---------------------------------------------------------------------------------------------------------
  * Forward-pass ops
@@ -572,9 +588,11 @@ BN_API bn_status bn_add_f32(float* x, const float* y, int64_t n);
 BN_API bn_status bn_embedding_lookup(bn_dtype type, const void* table, int64_t vocab, int64_t C, const int32_t* ids,
                                      int64_t T, float* out);
 
-/* LM head: h (T,C), E (V,C) of any bn_dtype -> logits (T,V) = h · Eᵀ, each logit the float dot product of h's
- * row with E's row dequantized (tied embeddings: E is the embedding table). Rows of E are split over the
- * pool's threads (NULL: this thread). */
+/* LM head: h (T,C), E (V,C) of any bn_dtype -> logits (T,V) = h · Eᵀ (tied embeddings: E is the embedding table).
+ * Q6_K tables: each row of h is rounded once to ggml's Q8_K and each logit is the integer Q6_K x Q8_K dot, as
+ * llama.cpp computes it (within sum |w| * max|h of the block| / 254 of the float dot). Other types, and a row of h
+ * that holds a NaN or infinity: the float dot product of h's row with E's row dequantized. Rows of E are split
+ * over the pool's threads (NULL: this thread). */
 BN_API bn_status bn_lm_head(bn_dtype type, const void* E, int64_t V, int64_t C, const float* h, int64_t T,
                             float* logits, bn_threadpool* pool);
 
@@ -643,6 +661,13 @@ BN_API bn_status bn_model_get_config(const bn_model* model, bn_model_config* out
  * quantized with bn_quantize_ternary_absmean), finite and > 0. Convert other packings with bn_format_convert. */
 BN_API bn_status bn_model_set_projection(bn_model* model, int32_t layer, bn_proj proj, const uint8_t* weight,
                                          int64_t size, float w_scale);
+/* The same for a projection stored in any bn_tlayout (size >= bn_tmatmul_packed_size(layout, rows, cols); a shape
+ * the layout cannot hold gives its BN_ERR_SHAPE, an unknown layout BN_ERR_INVALID_ARGUMENT). The forward pass
+ * multiplies each projection in its own layout, so e.g. a GGUF's TQ1_0 bytes (BN_TLAYOUT_TQ1) run straight from
+ * the mapped file; the logits do not depend on which layout holds the same codes and w_scale.
+ * bn_model_set_projection is this with BN_TLAYOUT_I2S. */
+BN_API bn_status bn_model_set_projection_layout(bn_model* model, int32_t layer, bn_proj proj, bn_tlayout layout,
+                                                const uint8_t* weight, int64_t size, float w_scale);
 /* A norm weight: n floats (n = hidden, or ffn for BN_NORM_FFN_SUB). */
 BN_API bn_status bn_model_set_norm(bn_model* model, int32_t layer, bn_norm norm, const float* weight, int64_t n);
 /* The final RMSNorm (model.norm): hidden floats. */

@@ -42,6 +42,16 @@ static const bn_installer g_installers[] = {
     {BN_CPU_NEON, bn_install_tmatmul_neon},
     {BN_CPU_NEON | BN_CPU_DOTPROD, bn_install_tmatmul_dotprod},
 #endif
+    {0, bn_install_tmatmul_tq1_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_tmatmul_tq1_avx2},
+    {BN_X86_AVXVNNI, bn_install_tmatmul_tq1_avxvnni},
+    {BN_X86_AVX512, bn_install_tmatmul_tq1_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_tmatmul_tq1_neon},
+    {BN_CPU_NEON | BN_CPU_DOTPROD, bn_install_tmatmul_tq1_dotprod},
+#endif
     {0, bn_install_rmsnorm_scalar},
 #if defined(__x86_64__) || defined(_M_X64)
     {BN_X86_AVX2, bn_install_rmsnorm_avx2},
@@ -89,6 +99,16 @@ static const bn_installer g_installers[] = {
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
     {BN_CPU_NEON, bn_install_dot_neon},
+#endif
+    {0, bn_install_dot_q8_k_scalar},
+#if defined(__x86_64__) || defined(_M_X64)
+    {BN_X86_AVX2, bn_install_dot_q8_k_avx2},
+    {BN_X86_AVXVNNI, bn_install_dot_q8_k_avxvnni},
+    {BN_X86_AVX512, bn_install_dot_q8_k_avx512},
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+    {BN_CPU_NEON, bn_install_dot_q8_k_neon},
+    {BN_CPU_NEON | BN_CPU_DOTPROD, bn_install_dot_q8_k_dotprod},
 #endif
     {0, bn_install_sgemm_scalar},
 #if defined(__x86_64__) || defined(_M_X64)

@@ -13,7 +13,10 @@
  * undefined behaviour; the vector versions wrap the same way.
  *
  * Output: y[t*ldy + r] = (float)d * (w_scale / a[t]), d the int32 above; the quotient is one float division
- * per token and the product one float multiplication, so every variant rounds identically. */
+ * per token and the product one float multiplication, so every variant rounds identically.
+ *
+ * BN_TLAYOUT_TQ1 (ggml's TQ1_0 rows, K % 256 == 0) has its own kernels (kernels/tmatmul_tq1*.c) with the same
+ * arithmetic; the checks, pack/unpack entry points and threading below serve both layouts. */
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -72,17 +75,25 @@ void bn_install_tmatmul_scalar(bn_kernel_table* t) {
 /* ---- shapes, pack, unpack --------------------------------------------------------------------------- */
 
 static bn_status check_layout(const char* fn, bn_tlayout layout) {
-    if (layout != BN_TLAYOUT_I2S)
+    if (layout != BN_TLAYOUT_I2S && layout != BN_TLAYOUT_TQ1)
         return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: unknown layout %d", fn, (int)layout);
     return BN_OK;
 }
 
-/* rows >= 0; cols a positive multiple of 128, at most BN_TM_MAX_K; rows * cols / 4 fits in size_t. */
-static bn_status check_matrix(const char* fn, int64_t rows, int64_t cols) {
+/* Weights per block of a layout, and the bytes of one row of K weights. */
+static int64_t layout_block(bn_tlayout layout) { return layout == BN_TLAYOUT_TQ1 ? BN_TQ1_BLOCK : BN_TM_BLOCK; }
+static int64_t row_bytes(bn_tlayout layout, int64_t K) {
+    return layout == BN_TLAYOUT_TQ1 ? BN_TQ1_ROW_BYTES(K) : K / 4;
+}
+
+/* rows >= 0; cols a positive multiple of the layout's block (128 for I2_S, 256 for TQ1), at most BN_TM_MAX_K;
+ * rows * cols / 4 fits in size_t (a TQ1 row is smaller: 54 bytes per 256 weights). */
+static bn_status check_matrix(const char* fn, bn_tlayout layout, int64_t rows, int64_t cols) {
     if (rows < 0) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: rows (%lld) is negative", fn, (long long)rows);
-    if (cols <= 0 || cols % BN_TM_BLOCK != 0 || cols > BN_TM_MAX_K)
-        return bn_fail(BN_ERR_SHAPE, "%s: K (%lld) must be a positive multiple of %d, at most %d", fn,
-                       (long long)cols, BN_TM_BLOCK, BN_TM_MAX_K);
+    const int64_t block = layout_block(layout);
+    if (cols <= 0 || cols % block != 0 || cols > BN_TM_MAX_K)
+        return bn_fail(BN_ERR_SHAPE, "%s: K (%lld) must be a positive multiple of %d (the %s block), at most %d", fn,
+                       (long long)cols, (int)block, layout == BN_TLAYOUT_TQ1 ? "TQ1_0" : "I2_S", BN_TM_MAX_K);
     if ((uint64_t)rows > (uint64_t)(SIZE_MAX / 2) / (uint64_t)cols)
         return bn_fail(BN_ERR_SHAPE, "%s: %lld x %lld is too large", fn, (long long)rows, (long long)cols);
     return BN_OK;
@@ -91,9 +102,9 @@ static bn_status check_matrix(const char* fn, int64_t rows, int64_t cols) {
 bn_status bn_tmatmul_packed_size(bn_tlayout layout, int64_t rows, int64_t cols, size_t* out) {
     BN_REQUIRE_ARG(out != NULL, "bn_tmatmul_packed_size: out must not be null");
     bn_status st = check_layout("bn_tmatmul_packed_size", layout);
-    if (st == BN_OK) st = check_matrix("bn_tmatmul_packed_size", rows, cols);
+    if (st == BN_OK) st = check_matrix("bn_tmatmul_packed_size", layout, rows, cols);
     if (st != BN_OK) return st;
-    *out = (size_t)rows * (size_t)(cols / 4);
+    *out = (size_t)rows * (size_t)row_bytes(layout, cols);
     return BN_OK;
 }
 
@@ -101,9 +112,9 @@ bn_status bn_tmatmul_packed_size(bn_tlayout layout, int64_t rows, int64_t cols, 
 static bn_status check_pack(const char* fn, bn_tlayout layout, const void* src, int64_t rows, int64_t cols,
                             const void* dst, size_t* bytes) {
     bn_status st = check_layout(fn, layout);
-    if (st == BN_OK) st = check_matrix(fn, rows, cols);
+    if (st == BN_OK) st = check_matrix(fn, layout, rows, cols);
     if (st != BN_OK) return st;
-    *bytes = (size_t)rows * (size_t)(cols / 4);
+    *bytes = (size_t)rows * (size_t)row_bytes(layout, cols);
     if (rows > 0 && (src == NULL || dst == NULL))
         return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: source and destination must not be null", fn);
     return BN_OK;
@@ -115,6 +126,12 @@ static void pack_block_codes(const uint8_t* c, uint8_t* out) {
         out[j] = (uint8_t)(c[j] << 6 | c[32 + j] << 4 | c[64 + j] << 2 | c[96 + j]);
 }
 
+/* Block b of codes into the layout (I2_S: 128 codes, 32 bytes; TQ1: 256 codes, 54 bytes). */
+static void pack_block(bn_tlayout layout, const uint8_t* c, int64_t b, uint8_t* out) {
+    if (layout == BN_TLAYOUT_TQ1) bn_tq1_encode_block(c, out + b * BN_TQ1_BLOCK_BYTES);
+    else pack_block_codes(c, out + b * 32);
+}
+
 bn_status bn_tmatmul_pack_i8(bn_tlayout layout, const int8_t* w, int64_t rows, int64_t cols, uint8_t* out,
                              size_t out_size) {
     size_t bytes;
@@ -123,10 +140,10 @@ bn_status bn_tmatmul_pack_i8(bn_tlayout layout, const int8_t* w, int64_t rows, i
     if (out_size < bytes)
         return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "bn_tmatmul_pack_i8: out has %zu bytes, %zu needed", out_size,
                        bytes);
-    const int64_t n = rows * cols;
-    for (int64_t i = 0; i < n; i += BN_TM_BLOCK) {
-        uint8_t c[BN_TM_BLOCK];
-        for (int k = 0; k < BN_TM_BLOCK; k++) {
+    const int64_t n = rows * cols, block = layout_block(layout);
+    for (int64_t i = 0; i < n; i += block) {
+        uint8_t c[BN_TQ1_BLOCK];
+        for (int k = 0; k < block; k++) {
             const int8_t v = w[i + k];
             if (v < -1 || v > 1)
                 return bn_fail(BN_ERR_INVALID_ARGUMENT,
@@ -134,7 +151,7 @@ bn_status bn_tmatmul_pack_i8(bn_tlayout layout, const int8_t* w, int64_t rows, i
                                (long long)(i + k), (int)v, (long long)((i + k) / cols), (long long)((i + k) % cols));
             c[k] = (uint8_t)(v + 1);
         }
-        pack_block_codes(c, out + i / 4);
+        pack_block(layout, c, i / block, out);
     }
     return BN_OK;
 }
@@ -147,10 +164,10 @@ bn_status bn_tmatmul_pack_f32(bn_tlayout layout, const float* w, int64_t rows, i
     if (out_size < bytes)
         return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "bn_tmatmul_pack_f32: out has %zu bytes, %zu needed", out_size,
                        bytes);
-    const int64_t n = rows * cols;
-    for (int64_t i = 0; i < n; i += BN_TM_BLOCK) {
-        uint8_t c[BN_TM_BLOCK];
-        for (int k = 0; k < BN_TM_BLOCK; k++) {
+    const int64_t n = rows * cols, block = layout_block(layout);
+    for (int64_t i = 0; i < n; i += block) {
+        uint8_t c[BN_TQ1_BLOCK];
+        for (int k = 0; k < block; k++) {
             const float v = w[i + k];
             if (v == 0.0f) c[k] = 1;
             else if (v == 1.0f) c[k] = 2;
@@ -161,7 +178,7 @@ bn_status bn_tmatmul_pack_f32(bn_tlayout layout, const float* w, int64_t rows, i
                                (long long)(i + k), (double)v, (long long)((i + k) / cols),
                                (long long)((i + k) % cols));
         }
-        pack_block_codes(c, out + i / 4);
+        pack_block(layout, c, i / block, out);
     }
     return BN_OK;
 }
@@ -175,6 +192,14 @@ bn_status bn_tmatmul_unpack_i8(bn_tlayout layout, const uint8_t* packed, int64_t
     if (out_count < (uint64_t)n)
         return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "bn_tmatmul_unpack_i8: out has %zu values, %lld needed", out_count,
                        (long long)n);
+    if (layout == BN_TLAYOUT_TQ1) { /* every byte decodes to codes 0..2; d is not read */
+        for (int64_t i = 0; i < n; i += BN_TQ1_BLOCK) {
+            uint8_t c[BN_TQ1_BLOCK];
+            bn_tq1_decode_block(packed + i / BN_TQ1_BLOCK * BN_TQ1_BLOCK_BYTES, c);
+            for (int k = 0; k < BN_TQ1_BLOCK; k++) out[i + k] = (int8_t)(c[k] - 1);
+        }
+        return BN_OK;
+    }
     for (int64_t i = 0; i < n; i += BN_TM_BLOCK) {
         const uint8_t* p = packed + i / 4;
         for (int j = 0; j < 32; j++) {
@@ -203,6 +228,7 @@ typedef struct tm_job {
     float* y[BN_TMATMUL_MULTI_MAX];
     int64_t u_off[BN_TMATMUL_MULTI_MAX + 1];
     int64_t K, T;
+    bn_tlayout layout;
     const int8_t* q;
     const float* a;
     const int32_t* q_sum;
@@ -228,7 +254,7 @@ static void tm_rows(void* ctx, int64_t u0, int64_t u1, int32_t worker) {
 static bn_status check_matmul(const char* fn, bn_tlayout layout, const uint8_t* w, int64_t M, int64_t K,
                               float w_scale, int64_t T, const void* x, const float* y, int* done) {
     bn_status st = check_layout(fn, layout);
-    if (st == BN_OK) st = check_matrix(fn, M, K);
+    if (st == BN_OK) st = check_matrix(fn, layout, M, K);
     if (st != BN_OK) return st;
     if (T < 0) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: T (%lld) is negative", fn, (long long)T);
     if ((uint64_t)T > (uint64_t)(SIZE_MAX / 8) / (uint64_t)K ||
@@ -245,8 +271,8 @@ static bn_status check_matmul(const char* fn, bn_tlayout layout, const uint8_t* 
 /* Runs a job whose matrices, activations and u_off are filled in. */
 static bn_status run_matmul(tm_job* job, bn_threadpool* pool) {
     bn_kernels_init();
-    job->gemv = bn_kernels.tmatmul_i2_gemv;
-    job->gemm = bn_kernels.tmatmul_i2_gemm;
+    job->gemv = job->layout == BN_TLAYOUT_TQ1 ? bn_kernels.tmatmul_tq1_gemv : bn_kernels.tmatmul_i2_gemv;
+    job->gemm = job->layout == BN_TLAYOUT_TQ1 ? bn_kernels.tmatmul_tq1_gemm : bn_kernels.tmatmul_i2_gemm;
     const int64_t units = job->u_off[job->n];
     if (units == 0) return BN_OK;
     /* A GEMV reads each weight once and is bound by memory: one contiguous range per thread keeps one prefetch
@@ -289,7 +315,7 @@ bn_status bn_tmatmul_i8_multi(bn_tlayout layout, int32_t n, const uint8_t* const
                    fn);
     tm_job job;
     memset(&job, 0, sizeof job);
-    job.K = K, job.T = T, job.q = q, job.a = a, job.q_sum = q_sum;
+    job.K = K, job.T = T, job.layout = layout, job.q = q, job.a = a, job.q_sum = q_sum;
     for (int32_t i = 0; i < n; i++) {
         int done = 0;
         bn_status st = check_matmul(fn, layout, w[i], M[i], K, w_scale[i], T, q, y[i], &done);
@@ -313,7 +339,7 @@ static bn_status work_bytes(int64_t T, int64_t K, size_t* out) {
 
 bn_status bn_tmatmul_f32_work_size(int64_t T, int64_t K, size_t* out) {
     BN_REQUIRE_ARG(out != NULL, "bn_tmatmul_f32_work_size: out must not be null");
-    bn_status st = check_matrix("bn_tmatmul_f32_work_size", 1, K);
+    bn_status st = check_matrix("bn_tmatmul_f32_work_size", BN_TLAYOUT_I2S, 1, K);
     if (st != BN_OK) return st;
     if (T < 0 || (uint64_t)T > (uint64_t)(SIZE_MAX / 8) / (uint64_t)K)
         return bn_fail(BN_ERR_SHAPE, "bn_tmatmul_f32_work_size: T (%lld) is negative or too large", (long long)T);
@@ -366,7 +392,7 @@ bn_status bn_tmatmul_f32(bn_tlayout layout, const uint8_t* w, int64_t M, int64_t
     if (atomic_load(&tq.bad)) return bn_fail(BN_ERR_NUMERIC, "%s: x holds a NaN or an infinity", fn);
     tm_job job;
     memset(&job, 0, sizeof job);
-    job.K = K, job.T = T, job.q = tq.q, job.a = tq.a, job.q_sum = tq.q_sum;
+    job.K = K, job.T = T, job.layout = layout, job.q = tq.q, job.a = tq.a, job.q_sum = tq.q_sum;
     add_matrix(&job, w, M, w_scale, y);
     return run_matmul(&job, pool);
 }

@@ -19,12 +19,12 @@ typedef void bn_tm_tile_fn(const uint8_t* w, int64_t K, const int8_t* q, const i
 /* Activation bytes per panel: most of a 512 KiB-2 MiB L2, leaving room for the weights of a row range. */
 #define BN_TM_PANEL_BYTES (192 * 1024)
 
-/* tiles_r[n] computes R rows x n tokens, tiles_1[n] one row x n tokens, for n = 1..N (index 0 unused). */
-static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* const* tiles_1, int R, int N,
-                               const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                               const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
-                               int64_t ldy) {
-    const int64_t row_bytes = K / 4;
+/* tiles_r[n] computes R rows x n tokens, tiles_1[n] one row x n tokens, for n = 1..N (index 0 unused). Rows
+ * are row_bytes apart (K/4 for I2_S, bn_tm_drive; K/256 * 54 for TQ1). */
+static inline void bn_tm_drive_rows(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* const* tiles_1, int R, int N,
+                                    const uint8_t* w, int64_t row_bytes, int64_t K, int64_t r0, int64_t r1,
+                                    const int8_t* q, const int32_t* q_sum, const float* a, float w_scale, int64_t T,
+                                    float* y, int64_t ldy) {
     int64_t panel = BN_TM_PANEL_BYTES / K / N * N;
     if (panel < N) panel = N;
     for (int64_t t0 = 0; t0 < T; t0 += panel) {
@@ -39,6 +39,13 @@ static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* con
             r += full ? R : 1;
         }
     }
+}
+
+static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* const* tiles_1, int R, int N,
+                               const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                               const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                               int64_t ldy) {
+    bn_tm_drive_rows(tiles_r, tiles_1, R, N, w, K / 4, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
 }
 
 #if defined(__GNUC__)
