@@ -116,6 +116,56 @@ BN_TEST(per_block_scales_convert_where_they_fit) {
                                   sizeof hf));
 }
 
+/* bn_format_tensor_scale reads the one scale in place: the shared d of the nonzero blocks (a row at a time: the
+ * blocks compared and the bad d found sit in different rows), a per-tensor format's stored scale, and refuses
+ * per-block scales that differ, a non-finite d (naming its row) and a scale kept outside. */
+BN_TEST(tensor_scale_is_read_in_place) {
+    enum { ROWS = 3, COLS = 512, N = ROWS * COLS };
+    static const bn_format per_block[2] = {BN_FORMAT_TQ1_0, BN_FORMAT_TQ2_0};
+    int8_t q[N];
+    uint64_t rng = 7;
+    for (int i = 0; i < N; i++) q[i] = (int8_t)((int)(bn_test_rand_u64(&rng) % 3) - 1);
+    memset(q, 0, 256); /* block 0 all zero: ggml gives it d = 0, which does not count */
+    const float scale = 0.375f;
+    float got = -1.0f;
+    for (int f = 0; f < 2; f++) {
+        const bn_format fmt = per_block[f];
+        const int64_t bb = fmt == BN_FORMAT_TQ1_0 ? 54 : 66, size = N / 256 * bb;
+        uint8_t p[6 * 66];
+        BN_CHECK_OK(bn_format_pack(fmt, q, ROWS, COLS, &scale, 1, p, size));
+        BN_CHECK_OK(bn_format_tensor_scale(fmt, p, size, ROWS, COLS, &got));
+        BN_CHECK_MSG(got == scale, "%d: %g", f, (double)got);
+        BN_CHECK_STATUS(bn_format_tensor_scale(fmt, p, size - 1, ROWS, COLS, &got), BN_ERR_SHAPE);
+        /* block 4 (row 2) gets another d: refused naming blocks 1 and 4, as bn_format_convert does */
+        uint8_t bad[6 * 66];
+        memcpy(bad, p, (size_t)size);
+        const uint16_t half = 0x3C00; /* 1.0 */
+        memcpy(bad + 4 * bb + bb - 2, &half, 2);
+        BN_CHECK_STATUS(bn_format_tensor_scale(fmt, bad, size, ROWS, COLS, &got), BN_ERR_UNSUPPORTED);
+        BN_CHECK_MSG(strstr(bn_last_error(), "blocks 1 and 4 have different scales (0.375, 1)"), "%s", bn_last_error());
+        /* a NaN d in block 3 (row 1's second block) is refused with its row */
+        memcpy(bad, p, (size_t)size);
+        const uint16_t nan = 0x7E00;
+        memcpy(bad + 3 * bb + bb - 2, &nan, 2);
+        BN_CHECK_STATUS(bn_format_tensor_scale(fmt, bad, size, ROWS, COLS, &got), BN_ERR_NUMERIC);
+        BN_CHECK_MSG(strstr(bn_last_error(), "block 1 has d") && strstr(bn_last_error(), "in row 1, whose first block is block 2"),
+                     "%s", bn_last_error());
+        /* every code zero: the scale is 0 */
+        int8_t zero[N] = {0};
+        BN_CHECK_OK(bn_format_pack(fmt, zero, ROWS, COLS, &scale, 1, p, size));
+        BN_CHECK_OK(bn_format_tensor_scale(fmt, p, size, ROWS, COLS, &got));
+        BN_CHECK(got == 0.0f);
+    }
+    uint8_t i2s[N / 4 + 32], hf[N / 4];
+    BN_CHECK_OK(bn_format_pack(BN_FORMAT_I2_S_X86, q, ROWS, COLS, &scale, 1, i2s, sizeof i2s));
+    BN_CHECK_OK(bn_format_tensor_scale(BN_FORMAT_I2_S_X86, i2s, sizeof i2s, ROWS, COLS, &got));
+    BN_CHECK(got == scale);
+    BN_CHECK_OK(bn_format_pack(BN_FORMAT_HF_2B4T, q, ROWS * 4, COLS / 4, NULL, 0, hf, sizeof hf));
+    BN_CHECK_STATUS(bn_format_tensor_scale(BN_FORMAT_HF_2B4T, hf, sizeof hf, ROWS * 4, COLS / 4, &got),
+                    BN_ERR_UNSUPPORTED);
+    BN_CHECK_STATUS(bn_format_tensor_scale(BN_FORMAT_TQ1_0, hf, sizeof hf, ROWS, COLS, NULL), BN_ERR_INVALID_ARGUMENT);
+}
+
 BN_TEST(scale_rules) {
     int8_t q[256] = {0};
     uint8_t p[66];

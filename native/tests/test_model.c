@@ -80,8 +80,10 @@ static const char* const norm_names[4] = {"input_layernorm", "post_attention_lay
                                           "mlp.ffn_sub_norm"};
 
 /* One projection to I2_S x86 + w_scale: packed = HF 2B4T U8 [out/4, in] with a BF16 weight_scale (offline,
- * multiply); master = F32 [out, in] quantized here as HF's online WeightQuant (w_scale = 1/s). */
-static void load_projection(fixture* f, int32_t l, int p, int packed) {
+ * multiply); master = F32 [out, in] quantized here as HF's online WeightQuant (w_scale = 1/s). With tq1 the
+ * same codes are set in BN_TLAYOUT_TQ1 instead: the I2_S bytes converted to GGUF TQ1_0 blocks (d = w_scale in
+ * every block with a nonzero code, as llama.cpp writes a BitNet model). */
+static void load_projection(fixture* f, int32_t l, int p, int packed, int tq1) {
     char name[160];
     st_view v, s;
     memset(&s, 0, sizeof s);
@@ -111,11 +113,21 @@ static void load_projection(fixture* f, int32_t l, int p, int packed) {
         BN_CHECK_OK(bn_format_pack(BN_FORMAT_I2_S_X86, codes, rows, cols, &w_scale, 1, dst, size));
         free(codes);
     }
+    if (tq1) {
+        int64_t tq_size;
+        BN_CHECK_OK(bn_format_packed_size(BN_FORMAT_TQ1_0, rows, cols, &tq_size));
+        uint8_t* tq = own(f, (size_t)tq_size);
+        BN_CHECK_OK(bn_format_convert(BN_FORMAT_I2_S_X86, dst, size, BN_FORMAT_TQ1_0, rows, cols, 0.0f, tq, tq_size));
+        BN_CHECK_OK(bn_model_set_projection_layout(f->model, l, (bn_proj)p, BN_TLAYOUT_TQ1, tq, tq_size, w_scale));
+        return;
+    }
     BN_CHECK_OK(bn_model_set_projection(f->model, l, (bn_proj)p, dst, size, w_scale));
 }
 
-/* skip_layer/skip_proj: leave that projection unset (-1: set everything). */
-static int fixture_load(fixture* f, const char* dir, int packed, int skip_layer, int skip_proj) {
+/* skip_layer/skip_proj: leave that projection unset (-1: set everything). Bit 7 * layer + proj of tq1_mask: set
+ * that projection in BN_TLAYOUT_TQ1 (else I2_S). */
+static int fixture_load_layouts(fixture* f, const char* dir, int packed, int skip_layer, int skip_proj,
+                                uint64_t tq1_mask) {
     memset(f, 0, sizeof *f);
     char path[512];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -135,7 +147,8 @@ static int fixture_load(fixture* f, const char* dir, int packed, int skip_layer,
     char name[160];
     for (int32_t l = 0; l < f->cfg.n_layers; l++) {
         for (int p = 0; p < 7; p++)
-            if (!(l == skip_layer && p == skip_proj)) load_projection(f, l, p, packed);
+            if (!(l == skip_layer && p == skip_proj))
+                load_projection(f, l, p, packed, (int)(tq1_mask >> (7 * l + p)) & 1);
         for (int n = 0; n < 4; n++) {
             snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, norm_names[n]);
             const int64_t len = n == BN_NORM_FFN_SUB ? F : C;
@@ -154,6 +167,10 @@ static int fixture_load(fixture* f, const char* dir, int packed, int skip_layer,
         BN_CHECK_OK(bn_model_set_embedding(f->model, BN_DTYPE_F32, to_f32(f, &v, V * C), V * C * 4));
     }
     return 1;
+}
+
+static int fixture_load(fixture* f, const char* dir, int packed, int skip_layer, int skip_proj) {
+    return fixture_load_layouts(f, dir, packed, skip_layer, skip_proj, 0);
 }
 
 static void fixture_free(fixture* f) {
@@ -562,6 +579,125 @@ BN_TEST(batch_of_sequences_equals_each_alone) {
     free(got), free(want);
     st_blob_close(&ref);
     fixture_free(&f);
+}
+
+/* ---- projections in the TQ1 layout (GGUF TQ1_0 blocks used in place) ------------------------------------ */
+
+/* What one model gives for ids: every row's logits and the hidden states in one pass on a pool of 3 threads;
+ * the logits of each step decoding token by token on this thread (the GEMV path); and a batch of two sequences
+ * (ids[0..5) and ids[0..3)) in one bn_context_forward_batch. */
+typedef struct layout_run {
+    float *logits, *hidden, *steps, *batch;
+} layout_run;
+
+static void run_for_layouts(const fixture* f, const int32_t* ids, int64_t T, bn_threadpool* tp, layout_run* o) {
+    const int64_t V = f->cfg.vocab_size, C = f->cfg.hidden_size, L = f->cfg.n_layers;
+    o->logits = calloc((size_t)(T * V), 4), o->hidden = calloc((size_t)((L + 1) * T * C), 4);
+    o->steps = calloc((size_t)(T * V), 4), o->batch = calloc((size_t)(8 * V), 4);
+    bn_context *a = new_ctx(f, tp, 0), *b = new_ctx(f, NULL, 0);
+    if (a && b) {
+        BN_CHECK_OK(bn_context_forward(a, ids, T, o->logits, T * V, BN_LOGITS_ALL, o->hidden, (L + 1) * T * C));
+        for (int64_t t = 0; t < T; t++)
+            BN_CHECK_OK(bn_context_forward(b, ids + t, 1, o->steps + t * V, V, BN_LOGITS_LAST, NULL, 0));
+        BN_CHECK_OK(bn_context_reset(a));
+        BN_CHECK_OK(bn_context_reset(b));
+        int32_t toks[8];
+        memcpy(toks, ids, 5 * 4), memcpy(toks + 5, ids, 3 * 4);
+        const int64_t n[2] = {5, 3};
+        bn_context* ab[2] = {a, b};
+        BN_CHECK_OK(bn_context_forward_batch(ab, 2, toks, n, o->batch, 8 * V, BN_LOGITS_ALL));
+    }
+    if (a) BN_CHECK_OK(bn_context_destroy(a));
+    if (b) BN_CHECK_OK(bn_context_destroy(b));
+}
+
+static void layout_run_free(layout_run* o) { free(o->logits), free(o->hidden), free(o->steps), free(o->batch); }
+
+/* A model whose projections (all, or some: then q, k, v and gate, up mix layouts inside one fused group) are
+ * TQ1_0 blocks gives exactly the logits and hidden states of the same codes in I2_S: the TQ1 kernels ignore the
+ * blocks' d and compute the I2_S expression. */
+static void check_tq1_equals_i2s(const char* dir, const uint64_t* masks, int n_masks) {
+    fixture ref, f;
+    st_blob r;
+    const int32_t* ids = NULL;
+    int64_t T = 0;
+    if (!tiny_ids(&r, &ids, &T)) T = 0;
+    BN_CHECK(T >= 8);
+    if (T < 8 || !fixture_load(&ref, dir, 1, -1, -1)) {
+        st_blob_close(&r);
+        return;
+    }
+    if (T > 24) T = 24;
+    const int64_t V = ref.cfg.vocab_size, C = ref.cfg.hidden_size, L = ref.cfg.n_layers;
+    bn_threadpool* tp = NULL;
+    BN_CHECK_OK(bn_threadpool_create(3, &tp));
+    layout_run want, got;
+    run_for_layouts(&ref, ids, T, tp, &want);
+    for (int m = 0; m < n_masks; m++) {
+        if (!fixture_load_layouts(&f, dir, 1, -1, -1, masks[m])) break;
+        BN_CHECK_OK(bn_model_check(f.model));
+        run_for_layouts(&f, ids, T, tp, &got);
+        BN_CHECK_MSG(memcmp(want.logits, got.logits, (size_t)(T * V) * 4) == 0, "%s mask %#llx: logits differ", dir,
+                     (unsigned long long)masks[m]);
+        BN_CHECK_MSG(memcmp(want.hidden, got.hidden, (size_t)((L + 1) * T * C) * 4) == 0,
+                     "%s mask %#llx: hidden states differ", dir, (unsigned long long)masks[m]);
+        BN_CHECK_MSG(memcmp(want.steps, got.steps, (size_t)(T * V) * 4) == 0, "%s mask %#llx: decode steps differ",
+                     dir, (unsigned long long)masks[m]);
+        BN_CHECK_MSG(memcmp(want.batch, got.batch, (size_t)(8 * V) * 4) == 0, "%s mask %#llx: batch differs", dir,
+                     (unsigned long long)masks[m]);
+        layout_run_free(&got);
+        fixture_free(&f);
+    }
+    /* a nonzero result: the comparison is not of two empty buffers */
+    double sum = 0.0;
+    for (int64_t i = 0; i < T * V; i++) sum += fabs(want.logits[i]);
+    BN_CHECK(sum > 0.0);
+    layout_run_free(&want);
+    BN_CHECK_OK(bn_threadpool_destroy(tp));
+    fixture_free(&ref);
+    st_blob_close(&r);
+}
+
+BN_TEST(tq1_projections_equal_i2s_bit_for_bit) {
+    /* all TQ1; then mixed per layer: layer 0 q, v, up, down TQ1 (k, o, gate I2_S), layer 1 the others */
+    const uint64_t masks[2] = {(1u << 14) - 1, 0x65u | (0x1Au << 7)};
+    check_tq1_equals_i2s(FIX("bitnet-tiny/packed"), masks, 2);
+    const uint64_t all_small = (1u << 28) - 1;
+    check_tq1_equals_i2s(FIX("bitnet-small/packed"), &all_small, 1);
+}
+
+/* The layout setter checks the layout, the layout's shape rule and the size, naming the projection. */
+BN_TEST(projection_layout_is_checked) {
+    bn_model_config cfg = {512, 256, 768, 2, 4, 2, 256, 500000.0f, 1e-5f, BN_ACT_RELU2, 0};
+    bn_model* m = NULL;
+    BN_CHECK_OK(bn_model_create(&cfg, &m));
+    static uint8_t w[768 * 54]; /* gate (768, 256): one TQ1 block a row */
+    BN_CHECK_OK(bn_model_set_projection_layout(m, 0, BN_PROJ_GATE, BN_TLAYOUT_TQ1, w, sizeof w, 0.5f));
+    BN_CHECK_STATUS(bn_model_set_projection_layout(m, 1, BN_PROJ_GATE, BN_TLAYOUT_TQ1, w, sizeof w - 1, 0.5f),
+                    BN_ERR_BUFFER_TOO_SMALL);
+    BN_CHECK_MSG(strstr(bn_last_error(), "layer 1 mlp.gate_proj (768 x 256) in layout 1 needs 41472 bytes, got 41471"),
+                 "message: %s", bn_last_error());
+    BN_CHECK_STATUS(bn_model_set_projection_layout(m, 0, BN_PROJ_UP, (bn_tlayout)7, w, sizeof w, 0.5f),
+                    BN_ERR_INVALID_ARGUMENT);
+    BN_CHECK_MSG(strstr(bn_last_error(), "bn_model_set_projection_layout: layer 0 mlp.up_proj") &&
+                     strstr(bn_last_error(), "unknown layout 7"),
+                 "message: %s", bn_last_error());
+    BN_CHECK_STATUS(bn_model_set_projection_layout(m, 0, BN_PROJ_UP, BN_TLAYOUT_TQ1, w, sizeof w, NAN),
+                    BN_ERR_INVALID_ARGUMENT);
+    /* I2_S through the layout setter is bn_model_set_projection */
+    BN_CHECK_OK(bn_model_set_projection_layout(m, 0, BN_PROJ_UP, BN_TLAYOUT_I2S, w, 768 * 256 / 4, 0.5f));
+    BN_CHECK_STATUS(bn_model_set_projection_layout(m, 0, BN_PROJ_UP, BN_TLAYOUT_I2S, w, 768 * 256 / 4 - 1, 0.5f),
+                    BN_ERR_BUFFER_TOO_SMALL);
+    BN_CHECK_OK(bn_model_destroy(m));
+
+    /* hidden 128: TQ1 blocks are 256 wide, so q (128, 128) cannot be TQ1; I2_S (blocks of 128) can */
+    bn_model_config narrow = {512, 128, 256, 1, 2, 1, 64, 10000.0f, 1e-5f, BN_ACT_RELU2, 0};
+    BN_CHECK_OK(bn_model_create(&narrow, &m));
+    BN_CHECK_STATUS(bn_model_set_projection_layout(m, 0, BN_PROJ_Q, BN_TLAYOUT_TQ1, w, sizeof w, 0.5f), BN_ERR_SHAPE);
+    BN_CHECK_MSG(strstr(bn_last_error(), "layer 0 self_attn.q_proj (128 x 128) in layout 1"), "message: %s",
+                 bn_last_error());
+    BN_CHECK_OK(bn_model_set_projection_layout(m, 0, BN_PROJ_Q, BN_TLAYOUT_I2S, w, 128 * 128 / 4, 0.5f));
+    BN_CHECK_OK(bn_model_destroy(m));
 }
 
 /* An untied head replaces the embedding in the logits only: a head that is zero but for a row of ones gives

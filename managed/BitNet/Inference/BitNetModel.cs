@@ -7,10 +7,10 @@ namespace BitNet.Inference;
 
 /// <summary>
 /// A BitNet b1.58 model ready to run: the native <c>bn_model</c> over the weights of a <see cref="BitNetModelFile"/>.
-/// Projections stored as I2_S x86 and embeddings in any stored type (F32, F16, BF16, Q8_0, Q6_K) are referenced in the
-/// memory-mapped file, not copied; other packings (HF 2B4T, TQ1_0, TQ2_0, I2_S ARM) and master weights are converted
-/// once into pooled I2_S x86 buffers that the model keeps. The file stays open (mapped) until <see cref="Dispose"/>;
-/// sessions (<see cref="CreateSession"/>) keep the native model alive until they are disposed too.
+/// Projections stored as I2_S x86 or TQ1_0 and embeddings in any stored type (F32, F16, BF16, Q8_0, Q6_K) are
+/// referenced in the memory-mapped file, not copied; other packings (HF 2B4T, TQ2_0, I2_S ARM) and master weights are
+/// converted once into pooled I2_S x86 buffers that the model keeps. The file stays open (mapped) until
+/// <see cref="Dispose"/>; sessions (<see cref="CreateSession"/>) keep the native model alive until they are disposed too.
 /// <code>
 /// using var model = BitNetModel.Load("bitnet-b1.58-2B-4T/");
 /// using var session = model.CreateSession();
@@ -38,8 +38,12 @@ public sealed class BitNetModel : IDisposable
     /// <summary>The file the weights come from (open while the model is).</summary>
     public BitNetModelFile File => _file;
 
-    /// <summary>How many projections were converted to I2_S x86 at load (0 when the file stores I2_S x86).</summary>
+    /// <summary>How many projections were converted to I2_S x86 at load (0 when the file stores I2_S x86 or TQ1_0).</summary>
     public int ConvertedProjections { get; private set; }
+
+    /// <summary>How many projections run straight from the memory-mapped file, not copied: those stored as I2_S x86 or
+    /// TQ1_0 (the native kernels read both layouts as stored).</summary>
+    public int MappedProjections { get; private set; }
 
     internal ModelHandle Handle => _handle;
 
@@ -55,6 +59,10 @@ public sealed class BitNetModel : IDisposable
     {
         options ??= ModelOptions.Default;
         BitNetModelFile file = BitNetModelFile.Open(path, options.FileOptions);
+        // Parsing a large vocabulary (Llama-3's 128256 tokens and 280k merges) leaves ~170 MB of short-lived garbage
+        // in the GC heap; committed, it would count on top of the weights for the rest of the process's life
+        // (~32 MB of resident memory). Return it to the OS before the weights become resident.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         if (file.I2SLayoutAssumed) return I2SLayoutProbe.Load(file, path, options, f => Build(f, options));
         BitNetModel model = Build(file, options);
         if (file.I2SLayout is { } given)
@@ -164,6 +172,7 @@ public sealed class BitNetModel : IDisposable
     private unsafe void SetWeights(NativeMemoryPool pool)
     {
         BnModel m = _handle.Native;
+        var inPlace = new List<(nint Address, long Length)>(); // the mapped bytes the native model reads in place
         for (int l = 0; l < _file.Layers.Count; l++)
         {
             LayerWeights layer = _file.Layers[l];
@@ -172,9 +181,19 @@ public sealed class BitNetModel : IDisposable
             {
                 TernaryTensor t = projections[p];
                 ReadOnlySpan<byte> bytes;
+                BnTlayout layout = BnTlayout.I2s;
                 if (t.PackedFormat == PackedFormat.I2SX86)
                 {
                     bytes = t.PackedBytes; // zero-copy: a view of the mapped file
+                    MappedProjections++;
+                }
+                else if (t.PackedFormat == PackedFormat.Tq1_0)
+                {
+                    // zero-copy too: the kernels read ggml's TQ1_0 blocks as stored (their d unread), so the pages stay
+                    // mapped. t.Scale checks that every block with a nonzero code carries the same d, reading in place.
+                    bytes = t.PackedBytes;
+                    layout = BnTlayout.Tq1;
+                    MappedProjections++;
                 }
                 else
                 {
@@ -184,7 +203,10 @@ public sealed class BitNetModel : IDisposable
                     ReleaseMapped(t.PackedBytes);
                 }
                 fixed (byte* w = bytes)
-                    BitNetException.Check(NativeMethods.bn_model_set_projection(m, l, (BnProj)p, w, bytes.Length, t.Scale));
+                {
+                    inPlace.Add(((nint)w, bytes.Length));
+                    BitNetException.Check(NativeMethods.bn_model_set_projection_layout(m, l, (BnProj)p, layout, w, bytes.Length, t.Scale));
+                }
             }
             float[][] norms = [layer.InputNorm, layer.PostAttentionNorm, layer.AttentionSubNorm, layer.FfnSubNorm];
             for (int n = 0; n < norms.Length; n++)
@@ -202,14 +224,23 @@ public sealed class BitNetModel : IDisposable
         EmbeddingMatrix e = _file.Embedding;
         ReadOnlySpan<byte> table = e.Bytes;
         fixed (byte* t = table)
+        {
+            inPlace.Add(((nint)t, table.Length));
             BitNetException.Check(NativeMethods.bn_model_set_embedding(m, NativeType(e.Type), t, table.Length));
+        }
         // An untied head (lm_head.weight / output.weight), likewise referenced in the mapped file.
         if (_file.LmHead is { } head)
         {
             ReadOnlySpan<byte> headBytes = head.Bytes;
             fixed (byte* h = headBytes)
+            {
+                inPlace.Add(((nint)h, headBytes.Length));
                 BitNetException.Check(NativeMethods.bn_model_set_lm_head(m, NativeType(head.Type), h, headBytes.Length));
+            }
         }
         BitNetException.Check(NativeMethods.bn_model_check(m));
+        // Everything else the load read from the mapping (tokenizer arrays, norms, converted originals, the pages
+        // faulted in around them) leaves the resident set; pool copies are not in the mapping and are unaffected.
+        _file.ReleasePagesOutside(inPlace);
     }
 }

@@ -95,6 +95,17 @@ public enum BnTlayout : int
     /// (its trailing float scale excluded); ARM builds of bitnet.cpp use another block order.
     /// </summary>
     I2s = 0,
+    /// <summary>
+    /// ggml's TQ1_0 (GGML_TYPE_TQ1_0) exactly as llama.cpp writes it, so a memory-mapped GGUF tensor is used in
+    /// place. K a multiple of 256; a row is K/256 blocks of 54 bytes (row r at byte r*(K/256)*54): qs[48] five
+    /// trits a byte, qh[4] four trits a byte, then an fp16 d. Trits are the codes c = w + 1 (kernels/tmatmul_tq1.c
+    /// gives which weights share a byte). The kernels IGNORE d: the result is the formula above with the same
+    /// codes, so a TQ1 matmul equals the I2_S matmul of the same ternary matrix bit for bit, and w_scale is the
+    /// caller's (e.g. the d of the tensor's blocks, which BitNet b1.58 files give one value). The packers write
+    /// d = 1.0 (fp16 0x3C00) in every block; unpack ignores d. Every byte decodes (as ggml decodes it), so unpack
+    /// never fails on the codes.
+    /// </summary>
+    Tq1 = 1,
 }
 
 /// <summary>How many values share one scale.</summary>
@@ -940,6 +951,17 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_format_convert(BnFormat from, byte* src, long src_len, BnFormat to, long rows, long cols, float scale, byte* dst, long dst_len);
 
+    /// <summary>
+    /// The one tensor scale of packed bytes, read in place (nothing converted or kept): a per-tensor format's stored
+    /// scale; for a per-block format the d that every block with a nonzero code carries (0 when every code is 0),
+    /// by the rule of bn_format_convert into a per-tensor format (BN_ERR_UNSUPPORTED naming two blocks whose d
+    /// differ). Bytes that bn_format_unpack refuses are refused the same way; a format that keeps its scale outside
+    /// gives BN_ERR_UNSUPPORTED.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_format_tensor_scale")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_format_tensor_scale(BnFormat format, byte* src, long src_len, long rows, long cols, float* @out);
+
     /// <summary>Values per block (1 for float types) and bytes of a row of n values (n a multiple of the block).</summary>
     [LibraryImport("bitnet", EntryPoint = "bn_dtype_block_size")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
@@ -1035,9 +1057,11 @@ internal static unsafe partial class NativeMethods
     internal static partial BnStatus bn_embedding_lookup(BnDtype type, void* table, long vocab, long C, int* ids, long T, float* @out);
 
     /// <summary>
-    /// LM head: h (T,C), E (V,C) of any bn_dtype -&gt; logits (T,V) = h · Eᵀ, each logit the float dot product of h's
-    /// row with E's row dequantized (tied embeddings: E is the embedding table). Rows of E are split over the
-    /// pool's threads (NULL: this thread).
+    /// LM head: h (T,C), E (V,C) of any bn_dtype -&gt; logits (T,V) = h · Eᵀ (tied embeddings: E is the embedding table).
+    /// Q6_K tables: each row of h is rounded once to ggml's Q8_K and each logit is the integer Q6_K x Q8_K dot, as
+    /// llama.cpp computes it (within sum |w| * max|h of the block| / 254 of the float dot). Other types, and a row of h
+    /// that holds a NaN or infinity: the float dot product of h's row with E's row dequantized. Rows of E are split
+    /// over the pool's threads (NULL: this thread).
     /// </summary>
     [LibraryImport("bitnet", EntryPoint = "bn_lm_head")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
@@ -1069,6 +1093,17 @@ internal static unsafe partial class NativeMethods
     [LibraryImport("bitnet", EntryPoint = "bn_model_set_projection")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
     internal static partial BnStatus bn_model_set_projection(BnModel model, int layer, BnProj proj, byte* weight, long size, float w_scale);
+
+    /// <summary>
+    /// The same for a projection stored in any bn_tlayout (size &gt;= bn_tmatmul_packed_size(layout, rows, cols); a shape
+    /// the layout cannot hold gives its BN_ERR_SHAPE, an unknown layout BN_ERR_INVALID_ARGUMENT). The forward pass
+    /// multiplies each projection in its own layout, so e.g. a GGUF's TQ1_0 bytes (BN_TLAYOUT_TQ1) run straight from
+    /// the mapped file; the logits do not depend on which layout holds the same codes and w_scale.
+    /// bn_model_set_projection is this with BN_TLAYOUT_I2S.
+    /// </summary>
+    [LibraryImport("bitnet", EntryPoint = "bn_model_set_projection_layout")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(System.Runtime.CompilerServices.CallConvCdecl) })]
+    internal static partial BnStatus bn_model_set_projection_layout(BnModel model, int layer, BnProj proj, BnTlayout layout, byte* weight, long size, float w_scale);
 
     /// <summary>A norm weight: n floats (n = hidden, or ffn for BN_NORM_FFN_SUB).</summary>
     [LibraryImport("bitnet", EntryPoint = "bn_model_set_norm")]

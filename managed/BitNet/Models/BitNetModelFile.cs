@@ -103,6 +103,17 @@ public sealed class BitNetModelFile : IDisposable
         }
     }
 
+    /// <summary>Releases the resident pages of the mapped files outside <paramref name="kept"/>, the (address,
+    /// length) ranges a loaded model reads in place (<see cref="MappedPages"/>).</summary>
+    internal void ReleasePagesOutside(IReadOnlyList<(nint Address, long Length)> kept)
+    {
+        foreach (var f in _files)
+        {
+            if (f is GgufFile g) g.ReleasePagesOutside(kept);
+            else if (f is SafetensorsFile s) s.ReleasePagesOutside(kept);
+        }
+    }
+
     /// <summary>Unmaps the files; tensors' bytes are no longer readable afterwards.</summary>
     public void Dispose()
     {

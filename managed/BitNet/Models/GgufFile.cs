@@ -255,6 +255,13 @@ public sealed unsafe class GgufFile : IDisposable
         return Span(t.FileOffset, t.ByteLength);
     }
 
+    /// <summary>Releases the resident pages of the mapping outside <paramref name="kept"/> (<see cref="MappedPages"/>).</summary>
+    internal void ReleasePagesOutside(IReadOnlyList<(nint Address, long Length)> kept)
+    {
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        MappedPages.ReleaseOutside(_base, _length, kept);
+    }
+
     internal ReadOnlySpan<byte> Span(long offset, long length)
     {
         ObjectDisposedException.ThrowIf(_base == null, this);

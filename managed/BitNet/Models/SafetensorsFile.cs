@@ -101,6 +101,13 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return new ReadOnlySpan<byte>(_base + t.FileOffset, (int)t.ByteLength);
     }
 
+    /// <summary>Releases the resident pages of the mapping outside <paramref name="kept"/> (<see cref="MappedPages"/>).</summary>
+    internal void ReleasePagesOutside(IReadOnlyList<(nint Address, long Length)> kept)
+    {
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        MappedPages.ReleaseOutside(_base, _length, kept);
+    }
+
     /// <summary>A float tensor (F32, F16, BF16 or F64) widened to float32.</summary>
     public float[] ReadSingles(string name)
     {

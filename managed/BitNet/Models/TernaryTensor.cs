@@ -205,13 +205,37 @@ public sealed class TernaryTensor
                 Publish(_readScale());
                 return;
             }
-            // TQ: every block's d, compared over the blocks that hold a nonzero code (one pass over the stored bytes)
+            // TQ: every block's d, compared over the blocks that hold a nonzero code: read in place by the native
+            // library, a row of codes at a time. Only when two blocks differ does a pass over all the codes name them.
             PackedFormat format = PackedFormat!;
+            if (TryReadSharedBlockScale(format, out float shared))
+            {
+                Publish(shared);
+                return;
+            }
             var codes = new sbyte[checked(Rows * Cols)];
             var scales = new float[format.ScaleCount(Rows, Cols)];
             Unpack(format, codes, scales);
             Publish(SharedBlockScale(codes, scales, format.BlockSize));
         }
+    }
+
+    // bn_format_tensor_scale over the stored bytes: false when blocks with nonzero codes carry different d (the caller
+    // then names them), a ModelFormatException for bytes no packer writes (a non-finite d).
+    private unsafe bool TryReadSharedBlockScale(PackedFormat format, out float scale)
+    {
+        ReadOnlySpan<byte> bytes = PackedBytes;
+        float s = 0;
+        BnStatus status;
+        fixed (byte* p = bytes)
+            status = NativeMethods.bn_format_tensor_scale(format.Id, p, bytes.Length, Rows, Cols, &s);
+        scale = s;
+        if (status == BnStatus.Ok) return true;
+        if (status == BnStatus.ErrUnsupported) return false;
+        BitNetException e = BitNetException.FromLastError(status);
+        if (status is BnStatus.ErrFormat or BnStatus.ErrNumeric)
+            throw new ModelFormatException(_filePath, $"tensor '{Name}': {e.NativeMessage}", e);
+        throw e;
     }
 
     private void Publish(float scale)

@@ -190,25 +190,36 @@ static bn_status quantize(bn_context* ctx, const float* x, int64_t T, int64_t K)
 static bn_status project(bn_context* ctx, const bn_layer_weights* w, bn_proj p, int64_t T, float* y) {
     int64_t rows, cols;
     bn_model_proj_shape(ctx->model, p, &rows, &cols);
-    return bn_tmatmul_i8(BN_TLAYOUT_I2S, w->proj[p], rows, cols, w->proj_scale[p], ctx->qx, ctx->qa, ctx->qsum, T, y,
-                         ctx->threads);
+    return bn_tmatmul_i8(w->proj_layout[p], w->proj[p], rows, cols, w->proj_scale[p], ctx->qx, ctx->qa, ctx->qsum,
+                         T, y, ctx->threads);
 }
 
 /* Projections p[0..n) of one layer, all with the input width K, on the activations quantize() left in ctx, as
  * one parallel job (bn_tmatmul_i8_multi): q, k, v after input_layernorm and gate, up after
- * post_attention_layernorm. y[i] (T, rows of p[i]). */
+ * post_attention_layernorm. y[i] (T, rows of p[i]). A job has one layout, so projections stored in different
+ * layouts run as one job per layout (every output is the same bits either way). */
 static bn_status project_group(bn_context* ctx, const bn_layer_weights* w, const bn_proj* p, int32_t n, int64_t T,
                                float* const* y) {
     const uint8_t* wp[BN_TMATMUL_MULTI_MAX];
     int64_t rows[BN_TMATMUL_MULTI_MAX], cols = 0;
     float scale[BN_TMATMUL_MULTI_MAX];
-    for (int32_t i = 0; i < n; i++) {
-        bn_model_proj_shape(ctx->model, p[i], &rows[i], &cols);
-        wp[i] = w->proj[p[i]];
-        scale[i] = w->proj_scale[p[i]];
+    float* yp[BN_TMATMUL_MULTI_MAX];
+    unsigned taken = 0; /* bit i: p[i] is in a job already */
+    for (int32_t i0 = 0; i0 < n; i0++) {
+        if (taken & (1u << i0)) continue;
+        const bn_tlayout layout = w->proj_layout[p[i0]];
+        int32_t g = 0;
+        for (int32_t i = i0; i < n; i++) {
+            if ((taken & (1u << i)) || w->proj_layout[p[i]] != layout) continue;
+            taken |= 1u << i;
+            bn_model_proj_shape(ctx->model, p[i], &rows[g], &cols);
+            wp[g] = w->proj[p[i]], scale[g] = w->proj_scale[p[i]], yp[g] = y[i];
+            g++;
+        }
+        TRY(bn_tmatmul_i8_multi(layout, g, wp, rows, cols, scale, ctx->qx, ctx->qa, ctx->qsum, T, yp,
+                                ctx->threads));
     }
-    return bn_tmatmul_i8_multi(BN_TLAYOUT_I2S, n, wp, rows, cols, scale, ctx->qx, ctx->qa, ctx->qsum, T, y,
-                               ctx->threads);
+    return BN_OK;
 }
 
 /* One sequence's part of a pass: its tokens go to ctx's KV cache at positions p0 .. p0+n-1 and are rows

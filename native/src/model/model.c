@@ -2,6 +2,7 @@
 #include "model/model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -105,9 +106,9 @@ static bn_status check_layer(const char* fn, const bn_model* m, int32_t layer) {
     return BN_OK;
 }
 
-bn_status bn_model_set_projection(bn_model* model, int32_t layer, bn_proj proj, const uint8_t* weight, int64_t size,
-                                  float w_scale) {
-    static const char fn[] = "bn_model_set_projection";
+/* The checks and the store behind both projection setters; messages start with `fn`. */
+static bn_status set_projection(const char* fn, bn_model* model, int32_t layer, bn_proj proj, bn_tlayout layout,
+                                const uint8_t* weight, int64_t size, float w_scale) {
     bn_status st = check_layer(fn, model, layer);
     if (st != BN_OK) return st;
     BN_REQUIRE_ARG((int)proj >= 0 && (int)proj < BN_N_PROJ, "%s: unknown projection %d", fn, (int)proj);
@@ -117,14 +118,31 @@ bn_status bn_model_set_projection(bn_model* model, int32_t layer, bn_proj proj, 
     int64_t rows, cols;
     bn_model_proj_shape(model, proj, &rows, &cols);
     size_t need;
-    st = bn_tmatmul_packed_size(BN_TLAYOUT_I2S, rows, cols, &need);
-    if (st != BN_OK) return st;
+    st = bn_tmatmul_packed_size(layout, rows, cols, &need);
+    if (st != BN_OK) { /* an unknown layout, or a shape the layout cannot hold (TQ1: cols % 256) */
+        char why[512];
+        snprintf(why, sizeof why, "%s", bn_last_error());
+        return bn_fail(st, "%s: layer %d %s (%lld x %lld) in layout %d: %s", fn, layer, proj_names[proj],
+                       (long long)rows, (long long)cols, (int)layout, why);
+    }
     if (size < 0 || (uint64_t)size < (uint64_t)need)
-        return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "%s: layer %d %s (%lld x %lld) needs %zu bytes, got %lld", fn, layer,
-                       proj_names[proj], (long long)rows, (long long)cols, need, (long long)size);
+        return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "%s: layer %d %s (%lld x %lld) in layout %d needs %zu bytes, got %lld",
+                       fn, layer, proj_names[proj], (long long)rows, (long long)cols, (int)layout, need,
+                       (long long)size);
     model->layers[layer].proj[proj] = weight;
+    model->layers[layer].proj_layout[proj] = layout;
     model->layers[layer].proj_scale[proj] = w_scale;
     return BN_OK;
+}
+
+bn_status bn_model_set_projection(bn_model* model, int32_t layer, bn_proj proj, const uint8_t* weight, int64_t size,
+                                  float w_scale) {
+    return set_projection("bn_model_set_projection", model, layer, proj, BN_TLAYOUT_I2S, weight, size, w_scale);
+}
+
+bn_status bn_model_set_projection_layout(bn_model* model, int32_t layer, bn_proj proj, bn_tlayout layout,
+                                         const uint8_t* weight, int64_t size, float w_scale) {
+    return set_projection("bn_model_set_projection_layout", model, layer, proj, layout, weight, size, w_scale);
 }
 
 bn_status bn_model_set_norm(bn_model* model, int32_t layer, bn_norm norm, const float* weight, int64_t n) {

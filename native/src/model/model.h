@@ -10,9 +10,10 @@
 #define BN_N_NORM 4
 
 typedef struct bn_layer_weights {
-    const uint8_t* proj[BN_N_PROJ]; /* BN_TLAYOUT_I2S codes, (rows, cols) of bn_model_proj_shape */
-    float proj_scale[BN_N_PROJ];    /* w_scale = mean|W| */
-    const float* norm[BN_N_NORM];   /* RMSNorm weights, indexed by bn_norm */
+    const uint8_t* proj[BN_N_PROJ];    /* codes in proj_layout[i], (rows, cols) of bn_model_proj_shape */
+    bn_tlayout proj_layout[BN_N_PROJ]; /* each projection's own layout (0 = BN_TLAYOUT_I2S until set) */
+    float proj_scale[BN_N_PROJ];       /* w_scale = mean|W| */
+    const float* norm[BN_N_NORM];      /* RMSNorm weights, indexed by bn_norm */
 } bn_layer_weights;
 
 struct bn_model {

@@ -5,6 +5,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,6 +287,25 @@ bn_status bn_format_quantize(bn_format format, const float* w, int64_t rows, int
     return t->quantize(fn, w, rows, cols, dst);
 }
 
+/* One tensor scale out of per-block ones: every block that has a nonzero code must carry the same d (ggml
+ * writes d = 0 into all-zero blocks, so those are skipped). codes and scales hold blocks b0 .. b0+nb-1; *first
+ * (-1 until a nonzero block is seen) and *d carry the search from one call to the next. The message names the
+ * two blocks and ends with `into` (the per-tensor format asked for), or says no one scale exists when NULL. */
+static bn_status agree_block_scales(const char* fn, const bn_format_traits* t, const char* into, const int8_t* codes,
+                                    const float* scales, int64_t b0, int64_t nb, int64_t* first, float* d) {
+    for (int64_t j = 0; j < nb; j++) {
+        int nonzero = 0;
+        for (int64_t i = j * t->block_size; i < (j + 1) * t->block_size; i++) nonzero |= codes[i] != 0;
+        if (!nonzero) continue;
+        if (*first < 0) *first = b0 + j, *d = scales[j];
+        else if (scales[j] != *d)
+            return bn_fail(BN_ERR_UNSUPPORTED, "%s: %s blocks %lld and %lld have different scales (%g, %g); %s%s", fn,
+                           t->name, (long long)*first, (long long)(b0 + j), (double)*d, (double)scales[j],
+                           into ? into : "the tensor has no one scale", into ? " holds one per tensor" : "");
+    }
+    return BN_OK;
+}
+
 bn_status bn_format_convert(bn_format from, const uint8_t* src, int64_t src_len, bn_format to, int64_t rows,
                             int64_t cols, float scale, uint8_t* dst, int64_t dst_len) {
     static const char fn[] = "bn_format_convert";
@@ -321,24 +341,58 @@ bn_status bn_format_convert(bn_format from, const uint8_t* src, int64_t src_len,
             tensor_scale = scale;
         } else if (s->scale_kind == BN_SCALE_PER_TENSOR) {
             tensor_scale = scales[0];
-        } else { /* one tensor scale out of per-block ones: every block that has a nonzero code must agree */
+        } else { /* one tensor scale out of per-block ones */
             int64_t first = -1;
-            for (int64_t b = 0; b < n / s->block_size && st == BN_OK; b++) {
-                int nonzero = 0;
-                for (int64_t i = b * s->block_size; i < (b + 1) * s->block_size; i++) nonzero |= codes[i] != 0;
-                if (!nonzero) continue;
-                if (first < 0) first = b, tensor_scale = scales[b];
-                else if (scales[b] != tensor_scale)
-                    st = bn_fail(BN_ERR_UNSUPPORTED,
-                                 "%s: %s blocks %lld and %lld have different scales (%g, %g); %s holds one per tensor",
-                                 fn, s->name, (long long)first, (long long)b, (double)tensor_scale,
-                                 (double)scales[b], d->name);
-            }
+            st = agree_block_scales(fn, s, d->name, codes, scales, 0, n / s->block_size, &first, &tensor_scale);
         }
         pass = &tensor_scale;
     }
     if (st == BN_OK) st = pack_checked(fn, d, codes, rows, cols, n, pass, n_pass, dst, dst_len);
     free(codes);
     free(scales);
+    return st;
+}
+
+bn_status bn_format_tensor_scale(bn_format format, const uint8_t* src, int64_t src_len, int64_t rows, int64_t cols,
+                                 float* out) {
+    static const char fn[] = "bn_format_tensor_scale";
+    const bn_format_traits* t = NULL;
+    int64_t n = 0;
+    bn_status st = lookup(fn, format, &t);
+    if (st == BN_OK) st = check_shape(fn, t, rows, cols, &n);
+    if (st == BN_OK) st = check_src(fn, t, src, src_len, rows, cols, n);
+    if (st != BN_OK) return st;
+    BN_REQUIRE_ARG(out != NULL, "%s: out must not be null", fn);
+    if (t->scale_kind == BN_SCALE_OUTSIDE)
+        return bn_fail(BN_ERR_UNSUPPORTED, "%s: %s keeps its scale outside the bytes (the caller holds it)", fn,
+                       t->name);
+    /* Per-block formats whose blocks run along rows (TQ1_0, TQ2_0) are read a row at a time, so the scratch is
+     * one row of codes, not the tensor's; a per-tensor scale sits after all the codes and takes one pass. */
+    const int by_row = t->scale_kind == BN_SCALE_PER_BLOCK && t->tensor_extra_bytes == 0 && t->row_multiple == 1;
+    const int64_t chunk = by_row ? 1 : rows, row_blocks = cols / t->block_size;
+    const int64_t ns = by_row ? row_blocks : scale_count(t, n);
+    int8_t* codes = malloc((size_t)(chunk * cols));
+    float* scales = malloc((size_t)ns * sizeof *scales);
+    if (!codes || !scales) {
+        free(codes), free(scales);
+        return bn_fail(BN_ERR_OUT_OF_MEMORY, "%s: no memory for %lld codes", fn, (long long)(chunk * cols));
+    }
+    int64_t first = -1;
+    float d = 0.0f;
+    for (int64_t r = 0; r < rows && st == BN_OK; r += chunk) {
+        st = t->unpack(fn, src + (by_row ? r * packed_size(t, cols) : 0), chunk, cols, codes, scales);
+        if (st != BN_OK && by_row) { /* the row's unpack counted blocks from the row's start */
+            char why[512];
+            snprintf(why, sizeof why, "%s", bn_last_error());
+            st = bn_fail(st, "%s (in row %lld, whose first block is block %lld)", why, (long long)r,
+                         (long long)(r * row_blocks));
+        }
+        if (st != BN_OK) break;
+        if (t->scale_kind == BN_SCALE_PER_TENSOR) d = scales[0];
+        else st = agree_block_scales(fn, t, NULL, codes, scales, r * row_blocks, chunk * row_blocks, &first, &d);
+    }
+    free(codes);
+    free(scales);
+    if (st == BN_OK) *out = d;
     return st;
 }

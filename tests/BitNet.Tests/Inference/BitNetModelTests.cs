@@ -22,6 +22,51 @@ public sealed class BitNetModelTests
         Tolerances.AssertLogits(reference.ReadSingles("logits"), logits, model.Config.VocabSize, $"{fixture} logits");
     }
 
+    /// <summary>After load, the only resident pages of the mapped weights file are those the native model reads in
+    /// place: the small fixture's HF-packed projections are converted and its norms copied, so nothing outside its BF16
+    /// embedding may stay mapped in (the page holding the embedding's first and last bytes excepted). Without the
+    /// release, the load's reads stay resident: the header, the norms, the converted originals' edge pages and the
+    /// pages faulted in around them. Read from /proc/self/pagemap's present bit, which needs no privilege.</summary>
+    [Test]
+    public unsafe void Load_LeavesOnlyTheInPlaceWeightsResident()
+    {
+        if (!File.Exists("/proc/self/pagemap")) Assert.Ignore("needs Linux /proc/self/pagemap");
+        string path = new Fixture("bitnet-small", "packed", "reference-packed.safetensors").Path;
+        using var model = BitNetModel.Load(path);
+        Assert.That((model.MappedProjections, model.ConvertedProjections), Is.EqualTo((0, 4 * 7)));
+        string weights = System.IO.Path.GetFullPath(System.IO.Path.Combine(path, "model.safetensors"));
+        const long page = 4096;
+        long lo = 0, hi = 0;
+        foreach (string line in File.ReadLines("/proc/self/maps"))
+        {
+            if (!line.EndsWith(weights, StringComparison.Ordinal)) continue;
+            string[] range = line[..line.IndexOf(' ')].Split('-');
+            lo = Convert.ToInt64(range[0], 16);
+            hi = Convert.ToInt64(range[1], 16);
+        }
+        Assert.That(hi, Is.GreaterThan(lo), $"{weights} is mapped");
+        long e0, e1;
+        fixed (byte* e = model.File.Embedding.Bytes)
+        {
+            e0 = (long)e / page;
+            e1 = ((long)e + model.File.Embedding.Bytes.Length - 1) / page;
+        }
+        var present = new List<long>();
+        using (var pagemap = File.OpenRead("/proc/self/pagemap"))
+        {
+            byte[] entries = new byte[(hi - lo) / page * 8];
+            pagemap.Seek(lo / page * 8, SeekOrigin.Begin);
+            pagemap.ReadExactly(entries);
+            for (long i = 0; i < entries.Length / 8; i++)
+            {
+                bool isPresent = (BitConverter.ToUInt64(entries, (int)(i * 8)) >> 63) != 0;
+                long p = lo / page + i;
+                if (isPresent && (p < e0 || p > e1)) present.Add(p - lo / page);
+            }
+        }
+        Assert.That(present.Count, Is.LessThanOrEqualTo(2), $"resident pages outside the embedding: {string.Join(", ", present)}");
+    }
+
     [TestCaseSource(typeof(Fixture), nameof(Fixture.All))]
     public void LastLogits_EqualTheLastRowOfAll(Fixture fixture)
     {
@@ -85,7 +130,7 @@ public sealed class BitNetModelTests
     }
 
     [TestCase(TernaryFileType.TQ2_0, 14)]
-    [TestCase(TernaryFileType.TQ1_0, 14)]
+    [TestCase(TernaryFileType.TQ1_0, 0)]
     [TestCase(TernaryFileType.I2_S, 0)]
     public void Gguf_WrittenFromTinyPacked_MatchesReference(TernaryFileType type, int converted)
     {
@@ -97,7 +142,8 @@ public sealed class BitNetModelTests
                 GgufModelWriter.Write(file, path, new GgufModelWriterOptions { TernaryType = type, I2SLayout = PackedFormat.I2SX86 });
             // the layout is named on both sides, so the test means the same on x86 and ARM hosts
             using var model = BitNetModel.Load(path, new ModelOptions { FileOptions = new ModelLoadOptions { I2SLayout = PackedFormat.I2SX86 } });
-            Assert.That(model.ConvertedProjections, Is.EqualTo(converted), "I2_S x86 is referenced in the mapping, other packings converted");
+            Assert.That(model.ConvertedProjections, Is.EqualTo(converted), "I2_S x86 and TQ1_0 are referenced in the mapping, other packings converted");
+            Assert.That(model.MappedProjections, Is.EqualTo(14 - converted), "every projection is either mapped or converted");
             using var reference = fixture.OpenReference();
             using var session = model.CreateSession(s_two);
             float[] logits = session.Forward(Fixture.Ids(reference, "input_ids"), LogitsMode.All);
@@ -107,6 +153,82 @@ public sealed class BitNetModelTests
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    /// <summary>A TQ1_0 file runs from its mapping (no projection copied) and gives exactly the logits of the same weights
+    /// as TQ2_0, which is converted to I2_S x86 at load: the TQ1 kernels compute the I2_S expression bit for bit.</summary>
+    [Test]
+    public void Gguf_Tq1_0_RunsZeroCopy_AndEqualsTq2_0BitForBit()
+    {
+        Fixture fixture = Fixture.TinyPacked;
+        string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"bitnet-tq1-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string tq1 = System.IO.Path.Combine(dir, "tq1.gguf"), tq2 = System.IO.Path.Combine(dir, "tq2.gguf");
+            using (var file = BitNetModelFile.Open(fixture.Path))
+            {
+                GgufModelWriter.Write(file, tq1, new GgufModelWriterOptions { TernaryType = TernaryFileType.TQ1_0 });
+                GgufModelWriter.Write(file, tq2, new GgufModelWriterOptions { TernaryType = TernaryFileType.TQ2_0 });
+            }
+            using var a = BitNetModel.Load(tq1);
+            using var b = BitNetModel.Load(tq2);
+            Assert.That((a.MappedProjections, a.ConvertedProjections), Is.EqualTo((14, 0)), "TQ1_0: every projection zero-copy");
+            Assert.That((b.MappedProjections, b.ConvertedProjections), Is.EqualTo((0, 14)), "TQ2_0: every projection converted");
+            Assert.That(a.File.Layers[1].Down.StoredType, Is.EqualTo("TQ1_0"));
+            using var reference = fixture.OpenReference();
+            int[] ids = Fixture.Ids(reference, "input_ids");
+            int v = a.Config.VocabSize;
+            float[] want, got;
+            // a prefill (GEMM) on two threads, then one decode step (GEMV) on one
+            using (var s = b.CreateSession(s_two)) want = [.. s.Forward(ids, LogitsMode.All), .. s.Forward(ids.AsSpan(0, 1), LogitsMode.Last)];
+            using (var s = a.CreateSession(s_two)) got = [.. s.Forward(ids, LogitsMode.All), .. s.Forward(ids.AsSpan(0, 1), LogitsMode.Last)];
+            Assert.That(got.Length, Is.EqualTo((ids.Length + 1) * v));
+            Assert.That(got, Is.EqualTo(want), "TQ1_0 in place and TQ2_0 converted give the same bits");
+            Tolerances.AssertLogits(reference.ReadSingles("logits"), got.AsSpan(0, ids.Length * v), v, "tiny packed as TQ1_0, zero-copy");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>A TQ1_0 tensor whose nonzero blocks carry different d is refused at load as before, though nothing is
+    /// converted any more: the check reads the d in place, and names the blocks.</summary>
+    [Test]
+    public void Gguf_Tq1_0_WithPerBlockScales_IsRefusedAtLoad()
+    {
+        string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"bitnet-tq1d-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string good = System.IO.Path.Combine(dir, "good.gguf"), mixed = System.IO.Path.Combine(dir, "mixed.gguf");
+            using (var file = BitNetModelFile.Open(Fixture.TinyPacked.Path))
+                GgufModelWriter.Write(file, good, new GgufModelWriterOptions { TernaryType = TernaryFileType.TQ1_0 });
+            long offset;
+            using (var f = GgufFile.Open(good)) offset = f["blk.0.attn_q.weight"].FileOffset;
+            byte[] bytes = File.ReadAllBytes(good);
+            // block 1 (54 bytes per block, d at byte 52) gets twice block 0's d
+            float d0 = (float)BitConverter.UInt16BitsToHalf(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan((int)offset + 52)));
+            Assert.That(d0, Is.GreaterThan(0f), "block 0 holds nonzero codes");
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)offset + 54 + 52), BitConverter.HalfToUInt16Bits((Half)(d0 * 2)));
+            File.WriteAllBytes(mixed, bytes);
+            var e = Assert.Throws<ModelFormatException>(() => BitNetModel.Load(mixed).Dispose())!;
+            Assert.That(e.FilePath, Is.EqualTo(mixed));
+            Assert.That(e.Problem, Does.Contain("blk.0.attn_q.weight': blocks 0 and 1 have different scales")
+                .And.Contain("only per-tensor ternary weights"));
+            // a NaN d (0xFFFF) is refused naming the tensor and the block's row
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)offset + 54 + 52), 0xFFFF);
+            File.WriteAllBytes(mixed, bytes);
+            e = Assert.Throws<ModelFormatException>(() => BitNetModel.Load(mixed).Dispose())!;
+            Assert.That(e.Problem, Does.StartWith("tensor 'blk.0.attn_q.weight': ").And.Contain("in row 1"));
+            using var model = BitNetModel.Load(good);
+            Assert.That(model.MappedProjections, Is.EqualTo(14));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
         }
     }
 
