@@ -15,6 +15,8 @@ int bn_bench_matmul(int argc, char** argv);
 int bn_bench_stream(int argc, char** argv);
 int bn_bench_train(int argc, char** argv);
 int bn_bench_sgemm(int argc, char** argv);
+int bn_bench_icount(int argc, char** argv);
+int bn_bench_lmhead(int argc, char** argv);
 
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t bn_bench_now_ns(void);

@@ -11,6 +11,9 @@
  *            Reported: median time per call, weight bytes per second and its share of the measured bandwidth
  *            (the bandwidth floor of CLI.md), GOPS (2 * M * K * T / time) for GEMM, and one line per streaming
  *            sweep over the whole model.
+ *            --layout picks the weight layout: i2_s (the default, the tables as before), tq1 (ggml's TQ1_0 blocks
+ *            read in place, 54 bytes per 256 weights: weight GB/s counts those bytes) or both (one set of tables
+ *            per layout, for comparing them on the same run).
  * Markdown by default, --json for a machine-readable document. Only the public C API is used. */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #  define _POSIX_C_SOURCE 200809L
@@ -74,6 +77,21 @@ static void fill_random(void* p, size_t n) {
     for (; i < n; i++) b[i] = (uint8_t)rnd();
 }
 
+/* Random valid TQ1_0 bytes: each one of the 243 encodings of five trits, ceil(v * 256 / 243) (the kernels read
+ * qh and the d bytes as they read any byte, so their speed does not depend on which bytes these are). */
+static void fill_weights_tq1(uint8_t* w, size_t n) {
+    static uint8_t table[243];
+    static int ready;
+    if (!ready) {
+        for (int v = 0; v < 243; v++) table[v] = (uint8_t)((v * 256 + 242) / 243);
+        ready = 1;
+    }
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t r = rnd();
+        for (size_t j = i; j < i + 8 && j < n; j++, r >>= 8) w[j] = table[(r & 0xFF) % 243];
+    }
+}
+
 /* Random valid I2_S bytes (every 2-bit code 0..2), the way a packed model looks. */
 static void fill_weights(uint8_t* w, size_t n) {
     static uint8_t table[81];
@@ -100,7 +118,11 @@ typedef struct options {
     int do_gemv, do_gemm, do_resident, do_streaming;
     int scalar_streaming_gemm; /* the scalar GEMM over the whole model takes minutes: off unless asked */
     const char* only;          /* comma-separated variant names, NULL = all */
+    int layouts;               /* bit 0: I2_S, bit 1: TQ1 */
 } options;
+
+#define LAYOUT_BIT(l) (1 << (int)(l))
+static const char* layout_name(bn_tlayout l) { return l == BN_TLAYOUT_TQ1 ? "tq1" : "i2_s"; }
 
 static int parse_threads(const char* s, options* o) {
     o->n_threads = 0;
@@ -120,12 +142,12 @@ static void usage_matmul(FILE* to) {
             "usage: bitnet-bench matmul [--json] [--threads 1,2] [--reps N] [--sweeps N] [--layers N]\n"
             "                           [--tokens T] [--stream-mib N] [--variants avx2,avx512,...]\n"
             "                           [--gemv-only | --gemm-only] [--resident-only | --streaming-only]\n"
-            "                           [--scalar-streaming-gemm] [--quick]\n");
+            "                           [--scalar-streaming-gemm] [--quick] [--layout i2_s|tq1|both]\n");
 }
 
 /* 1: parsed; 0: a bad option (message printed); -1: --help. */
 static int parse(int argc, char** argv, options* o, int for_stream) {
-    *o = (options){0, 15, 3, 30, 128, 1024, {1, 2}, 2, 1, 1, 1, 1, 0, NULL};
+    *o = (options){0, 15, 3, 30, 128, 1024, {1, 2}, 2, 1, 1, 1, 1, 0, NULL, LAYOUT_BIT(BN_TLAYOUT_I2S)};
     if (for_stream) o->reps = 7;
     for (int i = 1; i < argc; i++) {
         const char* a = argv[i];
@@ -164,6 +186,15 @@ static int parse(int argc, char** argv, options* o, int for_stream) {
         } else if (strcmp(a, "--variants") == 0) {
             NEED_VALUE();
             o->only = v;
+        } else if (strcmp(a, "--layout") == 0) {
+            NEED_VALUE();
+            if (strcmp(v, "i2_s") == 0) o->layouts = LAYOUT_BIT(BN_TLAYOUT_I2S);
+            else if (strcmp(v, "tq1") == 0) o->layouts = LAYOUT_BIT(BN_TLAYOUT_TQ1);
+            else if (strcmp(v, "both") == 0) o->layouts = LAYOUT_BIT(BN_TLAYOUT_I2S) | LAYOUT_BIT(BN_TLAYOUT_TQ1);
+            else {
+                fprintf(stderr, "--layout wants i2_s, tq1 or both\n");
+                return 0;
+            }
         } else if (strcmp(a, "--gemv-only") == 0) o->do_gemm = 0;
         else if (strcmp(a, "--gemm-only") == 0) o->do_gemv = 0;
         else if (strcmp(a, "--resident-only") == 0) o->do_streaming = 0;
@@ -331,11 +362,25 @@ static const char* impl_of(const char* op) {
     return "";
 }
 
-/* Restricts dispatch to variant v; returns 1 when the CPU runs it (dispatch then names it for both ops). */
-static int select_variant(const variant* v) {
+/* Restricts dispatch to variant v; returns 1 when the CPU runs it and dispatch names it for both ops of the layout
+ * (a variant that a layout lacks, e.g. avxvnni for TQ1, is skipped rather than measured under another name). */
+static int select_variant(const variant* v, bn_tlayout layout) {
     if ((bn_cpu_features() & v->mask) != v->mask) return 0;
     bn_cpu_set_enabled(v->mask);
-    return strcmp(impl_of("tmatmul_i2_gemv"), v->name) == 0 && strcmp(impl_of("tmatmul_i2_gemm"), v->name) == 0;
+    const int tq1 = layout == BN_TLAYOUT_TQ1;
+    return strcmp(impl_of(tq1 ? "tmatmul_tq1_gemv" : "tmatmul_i2_gemv"), v->name) == 0 &&
+           strcmp(impl_of(tq1 ? "tmatmul_tq1_gemm" : "tmatmul_i2_gemm"), v->name) == 0;
+}
+
+/* Packed bytes of an M x K matrix in the layout. */
+static size_t packed_bytes(bn_tlayout layout, int64_t M, int64_t K) {
+    size_t n = 0;
+    return bn_tmatmul_packed_size(layout, M, K, &n) == BN_OK ? n : 0;
+}
+
+static void fill_layout(bn_tlayout layout, uint8_t* w, size_t n) {
+    if (layout == BN_TLAYOUT_TQ1) fill_weights_tq1(w, n);
+    else fill_weights(w, n);
 }
 
 static int wanted(const options* o, const char* name) {
@@ -406,14 +451,16 @@ static void free_acts(acts* x) {
     free64(x->y);
 }
 
-static bn_status call(const uint8_t* w, int64_t M, int64_t K, const acts* x, int64_t T, bn_threadpool* pool) {
+static bn_status call(bn_tlayout layout, const uint8_t* w, int64_t M, int64_t K, const acts* x, int64_t T,
+                      bn_threadpool* pool) {
     const int i = K == 2560 ? 0 : 1;
-    return bn_tmatmul_i8(BN_TLAYOUT_I2S, w, M, K, 0.75f, x->q[i], x->a, x->sums[i], T, x->y, pool);
+    return bn_tmatmul_i8(layout, w, M, K, 0.75f, x->q[i], x->a, x->sums[i], T, x->y, pool);
 }
 
 /* ---- results ------------------------------------------------------------------------------------------ */
 
 typedef struct result {
+    bn_tlayout layout;
     const char* op;      /* "gemv" or "gemm" */
     const char* variant;
     const char* regime;  /* "resident" or "streaming" */
@@ -437,13 +484,14 @@ static void add_result(result r) {
 /* ---- the measurements --------------------------------------------------------------------------------- */
 
 /* Resident: one matrix of each shape, warmed up, then `reps` timed calls. */
-static void run_resident(const options* o, const variant* v, int threads, bn_threadpool* pool, const acts* x1,
-                         const acts* xt, double bw) {
+static void run_resident(const options* o, bn_tlayout layout, const variant* v, int threads, bn_threadpool* pool,
+                         const acts* x1, const acts* xt, double bw) {
     for (int s = 0; s < N_SHAPES; s++) {
         const int64_t M = g_shapes[s].M, K = g_shapes[s].K;
-        uint8_t* w = alloc64((size_t)(M * K / 4));
+        const size_t bytes = packed_bytes(layout, M, K);
+        uint8_t* w = alloc64(bytes);
         if (!w) continue;
-        fill_weights(w, (size_t)(M * K / 4));
+        fill_layout(layout, w, bytes);
         for (int op = 0; op < 2; op++) {
             if ((op == 0 && !o->do_gemv) || (op == 1 && !o->do_gemm)) continue;
             const acts* x = op == 0 ? x1 : xt;
@@ -451,14 +499,14 @@ static void run_resident(const options* o, const variant* v, int threads, bn_thr
             /* the scalar GEMM is slow: fewer repetitions */
             const int reps = op == 1 && strcmp(v->name, "scalar") == 0 ? 1 : (op == 0 ? o->reps * 4 : o->reps);
             double* t = malloc(sizeof(double) * (size_t)reps);
-            for (int i = 0; i < (op == 0 ? 5 : 1); i++) call(w, M, K, x, T, pool);
+            for (int i = 0; i < (op == 0 ? 5 : 1); i++) call(layout, w, M, K, x, T, pool);
             for (int r = 0; r < reps; r++) {
                 const double t0 = now_s();
-                call(w, M, K, x, T, pool);
+                call(layout, w, M, K, x, T, pool);
                 t[r] = now_s() - t0;
             }
-            add_result((result){op == 0 ? "gemv" : "gemm", v->name, "resident", threads, s, T, median(t, reps),
-                                (double)(M * K / 4), 2.0 * (double)M * (double)K * (double)T, bw});
+            add_result((result){layout, op == 0 ? "gemv" : "gemm", v->name, "resident", threads, s, T,
+                                median(t, reps), (double)bytes, 2.0 * (double)M * (double)K * (double)T, bw});
             free(t);
         }
         free64(w);
@@ -466,8 +514,8 @@ static void run_resident(const options* o, const variant* v, int threads, bn_thr
 }
 
 /* Streaming: `sweeps` passes over the whole model in call order; every call is timed on its own. */
-static void run_streaming(const options* o, const variant* v, int threads, bn_threadpool* pool, uint8_t* const* mats,
-                          const acts* x1, const acts* xt, double bw) {
+static void run_streaming(const options* o, bn_tlayout layout, const variant* v, int threads, bn_threadpool* pool,
+                          uint8_t* const* mats, const acts* x1, const acts* xt, double bw) {
     const int n_mats = LAYER_MATS * o->layers;
     for (int op = 0; op < 2; op++) {
         if ((op == 0 && !o->do_gemv) || (op == 1 && !o->do_gemm)) continue;
@@ -481,31 +529,32 @@ static void run_streaming(const options* o, const variant* v, int threads, bn_th
         double* sweep_t = malloc(sizeof(double) * (size_t)sweeps);
         double sweep_bytes = 0, sweep_ops = 0;
         /* one untimed pass so that the first timed one does not pay for page-table walks of a cold process */
-        for (int m = 0; m < n_mats; m++) call(mats[m], g_layer[m % LAYER_MATS].M, g_layer[m % LAYER_MATS].K, x, T, pool);
+        for (int m = 0; m < n_mats; m++)
+            call(layout, mats[m], g_layer[m % LAYER_MATS].M, g_layer[m % LAYER_MATS].K, x, T, pool);
         for (int sw = 0; sw < sweeps; sw++) {
             double total = 0;
             sweep_bytes = sweep_ops = 0;
             for (int m = 0; m < n_mats; m++) {
                 const int64_t M = g_layer[m % LAYER_MATS].M, K = g_layer[m % LAYER_MATS].K;
                 const double t0 = now_s();
-                call(mats[m], M, K, x, T, pool);
+                call(layout, mats[m], M, K, x, T, pool);
                 const double dt = now_s() - t0;
                 const int s = shape_of(M, K);
                 per_shape[s][counts[s]++] = dt;
                 total += dt;
-                sweep_bytes += (double)(M * K / 4);
+                sweep_bytes += (double)packed_bytes(layout, M, K);
                 sweep_ops += 2.0 * (double)M * (double)K * (double)T;
             }
             sweep_t[sw] = total;
         }
         for (int s = 0; s < N_SHAPES; s++) {
-            add_result((result){op == 0 ? "gemv" : "gemm", v->name, "streaming", threads, s, T,
-                                median(per_shape[s], counts[s]), (double)(g_shapes[s].M * g_shapes[s].K / 4),
+            add_result((result){layout, op == 0 ? "gemv" : "gemm", v->name, "streaming", threads, s, T,
+                                median(per_shape[s], counts[s]), (double)packed_bytes(layout, g_shapes[s].M, g_shapes[s].K),
                                 2.0 * (double)g_shapes[s].M * (double)g_shapes[s].K * (double)T, bw});
             free(per_shape[s]);
         }
-        add_result((result){op == 0 ? "gemv" : "gemm", v->name, "streaming", threads, -1, T, median(sweep_t, sweeps),
-                            sweep_bytes, sweep_ops, bw});
+        add_result((result){layout, op == 0 ? "gemv" : "gemm", v->name, "streaming", threads, -1, T,
+                            median(sweep_t, sweeps), sweep_bytes, sweep_ops, bw});
         free(sweep_t);
     }
 }
@@ -513,29 +562,37 @@ static void run_streaming(const options* o, const variant* v, int threads, bn_th
 /* ---- output ------------------------------------------------------------------------------------------- */
 
 static void print_markdown(const options* o, const double* bws, const double* bw_best) {
-    printf("## Ternary matmul (I2_S), %s\n\n", bn_cpu_name());
+    const int both = o->layouts == (LAYOUT_BIT(BN_TLAYOUT_I2S) | LAYOUT_BIT(BN_TLAYOUT_TQ1));
+    printf("## Ternary matmul (%s), %s\n\n",
+           both ? "I2_S and TQ1" : o->layouts == LAYOUT_BIT(BN_TLAYOUT_TQ1) ? "TQ1" : "I2_S", bn_cpu_name());
     printf("Read bandwidth (STREAM-style sum over %d MiB with %s, median of %d):\n\n", o->stream_mib, g_read_name,
            o->reps);
     printf("| threads | GB/s | best GB/s |\n|---:|---:|---:|\n");
     for (int i = 0; i < o->n_threads; i++) printf("| %d | %.1f | %.1f |\n", o->threads[i], bws[i], bw_best[i]);
-    for (int op = 0; op < 2; op++) {
+    for (int tab = 0; tab < 4; tab++) {
+        const int op = tab % 2;
+        const bn_tlayout layout = tab < 2 ? BN_TLAYOUT_I2S : BN_TLAYOUT_TQ1;
         const char* opname = op == 0 ? "gemv" : "gemm";
         int any = 0;
-        for (int i = 0; i < g_n_results; i++) any |= strcmp(g_results[i].op, opname) == 0;
+        for (int i = 0; i < g_n_results; i++)
+            any |= strcmp(g_results[i].op, opname) == 0 && g_results[i].layout == layout;
         if (!any) continue;
+        /* the I2_S tables keep their titles (bench/compare.sh reads them); TQ1's say so */
+        const char* which = layout == BN_TLAYOUT_TQ1 ? ", TQ1 layout (ggml TQ1_0 blocks read in place)" : "";
         if (op == 0)
-            printf("\nGEMV (T = 1): median time per call; weight GB/s = packed bytes / time; %% of the measured read "
+            printf("\nGEMV (T = 1)%s: median time per call; weight GB/s = packed bytes / time; %% of the measured read "
                    "bandwidth at the same thread count.\n\n"
                    "| variant | threads | regime | shape (M x K) | us/call | weight GB/s | %% of bandwidth |\n"
-                   "|---|---:|---|---|---:|---:|---:|\n");
+                   "|---|---:|---|---|---:|---:|---:|\n",
+                   which);
         else
-            printf("\nGEMM (T = %d): median time per call; GOPS = 2 * M * K * T / time.\n\n"
+            printf("\nGEMM (T = %d)%s: median time per call; GOPS = 2 * M * K * T / time.\n\n"
                    "| variant | threads | regime | shape (M x K) | ms/call | GOPS | weight GB/s |\n"
                    "|---|---:|---|---|---:|---:|---:|\n",
-                   o->gemm_tokens);
+                   o->gemm_tokens, which);
         for (int i = 0; i < g_n_results; i++) {
             const result* r = &g_results[i];
-            if (strcmp(r->op, opname) != 0) continue;
+            if (strcmp(r->op, opname) != 0 || r->layout != layout) continue;
             char shape[64];
             if (r->shape < 0) snprintf(shape, sizeof shape, "whole model (%d matrices)", LAYER_MATS * o->layers);
             else snprintf(shape, sizeof shape, "%s %lldx%lld", g_shapes[r->shape].name, (long long)g_shapes[r->shape].M,
@@ -554,8 +611,9 @@ static void print_markdown(const options* o, const double* bws, const double* bw
 static void print_json(const options* o, const double* bws, const double* bw_best) {
     printf("{\n  \"cpu\": ");
     bn_bench_json_string(bn_cpu_name());
-    printf(",\n  \"layout\": \"i2_s\",\n  \"stream_mib\": %d,\n  \"stream_loads\": \"%s\",\n  \"bandwidth\": [",
-           o->stream_mib, g_read_name);
+    const int both = o->layouts == (LAYOUT_BIT(BN_TLAYOUT_I2S) | LAYOUT_BIT(BN_TLAYOUT_TQ1));
+    printf(",\n  \"layout\": \"%s\",\n  \"stream_mib\": %d,\n  \"stream_loads\": \"%s\",\n  \"bandwidth\": [",
+           both ? "both" : o->layouts == LAYOUT_BIT(BN_TLAYOUT_TQ1) ? "tq1" : "i2_s", o->stream_mib, g_read_name);
     for (int i = 0; i < o->n_threads; i++)
         printf("%s{\"threads\": %d, \"gbps\": %.3f, \"best_gbps\": %.3f}", i ? ", " : "", o->threads[i], bws[i],
                bw_best[i]);
@@ -563,10 +621,10 @@ static void print_json(const options* o, const double* bws, const double* bw_bes
     for (int i = 0; i < g_n_results; i++) {
         const result* r = &g_results[i];
         const double gbps = r->bytes / r->seconds / 1e9;
-        printf("    {\"op\": \"%s\", \"variant\": \"%s\", \"threads\": %d, \"regime\": \"%s\", \"shape\": \"%s\", "
+        printf("    {\"layout\": \"%s\", \"op\": \"%s\", \"variant\": \"%s\", \"threads\": %d, \"regime\": \"%s\", \"shape\": \"%s\", "
                "\"m\": %lld, \"k\": %lld, \"t\": %lld, \"seconds\": %.9f, \"weight_bytes\": %.0f, "
                "\"weight_gbps\": %.3f, \"pct_bandwidth\": %.2f, \"gops\": %.3f}%s\n",
-               r->op, r->variant, r->threads, r->regime, r->shape < 0 ? "model" : g_shapes[r->shape].name,
+               layout_name(r->layout), r->op, r->variant, r->threads, r->regime, r->shape < 0 ? "model" : g_shapes[r->shape].name,
                (long long)(r->shape < 0 ? 0 : g_shapes[r->shape].M), (long long)(r->shape < 0 ? 0 : g_shapes[r->shape].K),
                (long long)r->T, r->seconds, r->bytes, gbps, 100.0 * gbps / r->bandwidth, r->ops / r->seconds / 1e9,
                i + 1 < g_n_results ? "," : "");
@@ -624,38 +682,44 @@ int bn_bench_matmul(int argc, char** argv) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
-    /* the streaming model: 7 matrices per layer, each its own allocation, in call order */
     const int n_mats = LAYER_MATS * o.layers;
-    uint8_t** mats = NULL;
-    if (o.do_streaming) {
-        mats = calloc((size_t)n_mats, sizeof *mats);
-        for (int m = 0; mats && m < n_mats; m++) {
-            const size_t bytes = (size_t)(g_layer[m % LAYER_MATS].M * g_layer[m % LAYER_MATS].K / 4);
-            mats[m] = alloc64(bytes);
-            if (!mats[m]) {
-                fprintf(stderr, "out of memory for the streaming model\n");
-                return 1;
-            }
-            fill_weights(mats[m], bytes);
-        }
-    }
     const uint64_t saved = bn_cpu_features_enabled();
-    for (int v = 0; v < N_VARIANTS; v++) {
-        if (!wanted(&o, g_variants[v].name) || !select_variant(&g_variants[v])) continue;
-        for (int i = 0; i < o.n_threads; i++) {
-            bn_threadpool* pool = NULL;
-            if (o.threads[i] > 1 && bn_threadpool_create(o.threads[i], &pool) != BN_OK) continue;
-            if (!o.json) fprintf(stderr, "%s, %d thread(s)...\n", g_variants[v].name, o.threads[i]);
-            if (o.do_resident) run_resident(&o, &g_variants[v], o.threads[i], pool, &x1, &xt, bws[i]);
-            if (o.do_streaming) run_streaming(&o, &g_variants[v], o.threads[i], pool, mats, &x1, &xt, bws[i]);
-            bn_threadpool_destroy(pool);
+    for (int l = 0; l < 2; l++) {
+        const bn_tlayout layout = l == 0 ? BN_TLAYOUT_I2S : BN_TLAYOUT_TQ1;
+        if (!(o.layouts & LAYOUT_BIT(layout))) continue;
+        /* the streaming model: 7 matrices per layer, each its own allocation, in call order (one layout at a time) */
+        uint8_t** mats = NULL;
+        if (o.do_streaming) {
+            mats = calloc((size_t)n_mats, sizeof *mats);
+            for (int m = 0; mats && m < n_mats; m++) {
+                const size_t bytes = packed_bytes(layout, g_layer[m % LAYER_MATS].M, g_layer[m % LAYER_MATS].K);
+                mats[m] = alloc64(bytes);
+                if (!mats[m]) {
+                    fprintf(stderr, "out of memory for the streaming model\n");
+                    return 1;
+                }
+                fill_layout(layout, mats[m], bytes);
+            }
         }
+        for (int v = 0; v < N_VARIANTS; v++) {
+            if (!wanted(&o, g_variants[v].name) || !select_variant(&g_variants[v], layout)) continue;
+            for (int i = 0; i < o.n_threads; i++) {
+                bn_threadpool* pool = NULL;
+                if (o.threads[i] > 1 && bn_threadpool_create(o.threads[i], &pool) != BN_OK) continue;
+                if (!o.json)
+                    fprintf(stderr, "%s %s, %d thread(s)...\n", layout_name(layout), g_variants[v].name, o.threads[i]);
+                if (o.do_resident) run_resident(&o, layout, &g_variants[v], o.threads[i], pool, &x1, &xt, bws[i]);
+                if (o.do_streaming)
+                    run_streaming(&o, layout, &g_variants[v], o.threads[i], pool, mats, &x1, &xt, bws[i]);
+                bn_threadpool_destroy(pool);
+            }
+        }
+        for (int m = 0; mats && m < n_mats; m++) free64(mats[m]);
+        free(mats);
     }
     bn_cpu_set_enabled(saved);
     if (o.json) print_json(&o, bws, best);
     else print_markdown(&o, bws, best);
-    for (int m = 0; mats && m < n_mats; m++) free64(mats[m]);
-    free(mats);
     free_acts(&x1);
     free_acts(&xt);
     return 0;

@@ -29,6 +29,11 @@ static const bn_bench_command k_commands[] = {
      bn_bench_train},
     {"sgemm", "sgemm [--min-time S] [--threads A,B]   GFLOP/s of the float GEMM (bn_sgemm) on training shapes",
      bn_bench_sgemm},
+    {"icount", "icount [--help]   instructions of one ternary GEMV/GEMM and Q6_K LM-head call per kernel variant "
+               "(run under bitnet-icount: bench/icount.sh)",
+     bn_bench_icount},
+    {"lmhead", "lmhead [--help]   the 128256 x 2560 Q6_K LM head, 1 and 2 threads: float path vs integer (Q8_K) path",
+     bn_bench_lmhead},
 };
 #define BN_N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 
