@@ -234,7 +234,13 @@ typedef struct tm_job {
     const int32_t* q_sum;
     bn_tmatmul_i2_gemv_fn* gemv;
     bn_tmatmul_i2_gemm_fn* gemm;
+    int64_t n_big, big, small; /* the guided GEMV split (run_matmul) */
 } tm_job;
+
+/* 1/BN_TM_GEMV_TAIL of each thread's share of a GEMV goes in small self-balancing ranges (0: one range each). */
+#ifndef BN_TM_GEMV_TAIL
+#  define BN_TM_GEMV_TAIL 4
+#endif
 
 /* Units [u0, u1) of BN_TM_ROW_UNIT output rows, every token; a range may span several matrices. */
 static void tm_rows(void* ctx, int64_t u0, int64_t u1, int32_t worker) {
@@ -268,6 +274,17 @@ static bn_status check_matmul(const char* fn, bn_tlayout layout, const uint8_t* 
     return BN_OK;
 }
 
+/* Items [i0, i1) of a guided GEMV split (run_matmul): n_big ranges of big units, then ranges of small units. */
+static void tm_items(void* ctx, int64_t i0, int64_t i1, int32_t worker) {
+    const tm_job* j = ctx;
+    const int64_t units = j->u_off[j->n], head = j->n_big * j->big;
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t u0 = i < j->n_big ? i * j->big : head + (i - j->n_big) * j->small;
+        const int64_t u1 = i < j->n_big ? u0 + j->big : (u0 + j->small < units ? u0 + j->small : units);
+        tm_rows(ctx, u0, u1, worker);
+    }
+}
+
 /* Runs a job whose matrices, activations and u_off are filled in. */
 static bn_status run_matmul(tm_job* job, bn_threadpool* pool) {
     bn_kernels_init();
@@ -280,8 +297,20 @@ static bn_status run_matmul(tm_job* job, bn_threadpool* pool) {
      * chunks per thread). All matrices of a job have the same K, so equal units are equal weight bytes. A GEMM
      * is bound by arithmetic and keeps the pool's smaller, self-balancing chunks. */
     const int32_t threads = bn_threadpool_size(pool);
-    const int64_t grain = job->T == 1 && threads > 1 ? (units + threads - 1) / threads : 0;
-    return bn_threadpool_parallel_for(pool, units, grain, tm_rows, job);
+    if (job->T == 1 && threads > 1 && BN_TM_GEMV_TAIL > 0 && units >= 4 * (int64_t)threads * BN_TM_GEMV_TAIL) {
+        /* Guided split: each thread first takes one contiguous range of (1 - 1/BN_TM_GEMV_TAIL) of its share; the
+         * rest goes in ranges of half that tail to whichever thread is free first, so a thread that started late
+         * or was slowed does not leave the others waiting at the end of the job. */
+        const int64_t share = units / threads, tail = BN_TM_GEMV_TAIL > 0 ? BN_TM_GEMV_TAIL : 1;
+        job->n_big = threads;
+        job->big = share - share / tail;
+        job->small = share / (2 * tail);
+        const int64_t rest = units - job->n_big * job->big;
+        return bn_threadpool_parallel_for(pool, job->n_big + (rest + job->small - 1) / job->small, 1, tm_items, job);
+    }
+    if (job->T == 1 && threads > 1)
+        return bn_threadpool_parallel_for(pool, units, (units + threads - 1) / threads, tm_rows, job);
+    return bn_threadpool_parallel_for(pool, units, 0, tm_rows, job);
 }
 
 /* Appends matrix (w, M) to job as the next range of units. */
