@@ -1,7 +1,8 @@
 /* bitnet-bench icount: exact instruction counts of one kernel call per variant, for comparisons free of timing noise.
  *
  *   bitnet-icount -- bitnet-bench icount [--variants scalar,avx2,...] [--ops gemv,gemm,q6k] [--tokens T]
- *                                        [--q6k-rows R] [--full]      (bench/icount.sh runs it, prints the table)
+ *                                        [--q6k-rows R] [--full] [--layout i2s|tq1] [--rows M]
+ *                                                                     (bench/icount.sh runs it, prints the table)
  *
  * For every kernel variant this CPU runs (dispatch restricted with bn_cpu_set_enabled, as bitnet-bench matmul does),
  * one call each of
@@ -9,7 +10,9 @@
  *   gemm   the same matrix, T = 128 (--tokens)
  *   q6k    bn_lm_head over R = 16 rows of a Q6_K table with C = 2560, T = 1 (the whole call: the LM head's
  *          Q6_K kernel, dot_q6_k_q8_k or dot_q6_k, and whatever the call does once per h)
- * on one thread (pool NULL: the job runs inline on the calling thread, the one the tracer steps), each after one
+ * --layout tq1 takes the same calls over TQ1 rows (random bytes: every byte decodes; the kernels have no branches on
+ * weight values), --rows M another number of rows (a multiple of 8; K stays 2560). Both the default: as above.
+ * Each call runs on one thread (pool NULL: the job runs inline on the calling thread, the one the tracer steps), each after one
  * untraced warm-up call, between the marks of icount.h.
  *
  * Single-stepping runs ~40 k instructions per second on a 2-core VM (more on bare metal), and a GEMM of 2560 rows is 30 M
@@ -68,7 +71,10 @@ static const variant g_variants[] = {
 };
 #define N_VARIANTS ((int)(sizeof g_variants / sizeof g_variants[0]))
 
-#define DIM 2560 /* M and K of the measured matrix, C of the Q6_K rows */
+#define DIM 2560 /* M (unless --rows) and K of the measured matrix, C of the Q6_K rows */
+
+static bn_tlayout g_layout = BN_TLAYOUT_I2S; /* --layout */
+static int64_t g_M = DIM;                    /* --rows */
 
 typedef struct options {
     const char* variants; /* comma-separated names, NULL = all this CPU runs */
@@ -127,7 +133,9 @@ static int make_inputs(inputs* in, int64_t T, int64_t rows) {
     memset(in, 0, sizeof *in);
     int64_t row_bytes = 0;
     if (bn_dtype_row_size(BN_DTYPE_Q6_K, DIM, &row_bytes) != BN_OK) return 0;
-    in->w = malloc((size_t)DIM * DIM / 4);
+    const int64_t w_rows = g_M > DIM ? g_M : DIM;
+    const size_t w_bytes = (size_t)(g_layout == BN_TLAYOUT_TQ1 ? w_rows * (DIM / 256) * 54 : w_rows * DIM / 4);
+    in->w = malloc(w_bytes);
     in->q = malloc((size_t)(T * DIM));
     in->a = malloc(sizeof(float) * (size_t)T);
     in->q_sum = malloc(sizeof(int32_t) * (size_t)T);
@@ -140,9 +148,10 @@ static int make_inputs(inputs* in, int64_t T, int64_t rows) {
         free(x);
         return 0;
     }
-    for (size_t i = 0; i < (size_t)DIM * DIM / 4; i++) {
+    for (size_t i = 0; i < w_bytes; i++) {
         const uint64_t r = rnd();
-        in->w[i] = (uint8_t)((r % 3) << 6 | (r >> 8) % 3 << 4 | (r >> 16) % 3 << 2 | (r >> 24) % 3);
+        in->w[i] = g_layout == BN_TLAYOUT_TQ1 ? (uint8_t)r
+                                              : (uint8_t)((r % 3) << 6 | (r >> 8) % 3 << 4 | (r >> 16) % 3 << 2 | (r >> 24) % 3);
     }
     for (int64_t t = 0; t < T; t++) {
         int32_t s = 0;
@@ -188,7 +197,7 @@ static uint64_t g_empty;  /* raw count of an empty region: the marks' overhead *
  * rows of E. */
 static BN_NOINLINE bn_status call_op(const inputs* in, op o, int64_t M, int64_t T) {
     if (o == OP_Q6K) return bn_lm_head(BN_DTYPE_Q6_K, in->e, M, DIM, in->h, 1, in->logits, NULL);
-    return bn_tmatmul_i8(BN_TLAYOUT_I2S, in->w, M, DIM, 0.75f, in->q, in->a, in->q_sum, T, in->y, NULL);
+    return bn_tmatmul_i8(g_layout, in->w, M, DIM, 0.75f, in->q, in->a, in->q_sum, T, in->y, NULL);
 }
 
 /* Out of line, like call_op: every region then has the same instructions around the call (the caller's argument
@@ -259,7 +268,7 @@ static uint64_t rows_extrapolated(const inputs* in, const char* v, op o, int64_t
         const int64_t C = d / (ROWS_B - ROWS_A), A = (int64_t)c[0] - ROWS_A * C;
         snprintf(how, how_cap, "from %d, %d, %d rows: %" PRId64 " + M * %" PRId64 " (exact on the 3rd)", ROWS_A,
                  ROWS_B, ROWS_C, A, C);
-        return (uint64_t)(A + (int64_t)DIM * C);
+        return (uint64_t)(A + g_M * C);
     }
     snprintf(how, how_cap, "not affine in M: %" PRIu64 ", %" PRIu64 ", %" PRIu64, c[0], c[1], c[2]);
     return 0;
@@ -288,7 +297,7 @@ static uint64_t scalar_gemm_extrapolated(const inputs* in, int64_t T, char* how,
                      "from %d and %d rows at T = 2, 3: %" PRId64 " + T * (%" PRId64 " + M * %" PRId64
                      ") (exact on the 4th)",
                      ROWS_A, ROWS_B, A, B, C);
-            return (uint64_t)(A + T * (B + (int64_t)DIM * C));
+            return (uint64_t)(A + T * (B + g_M * C));
         }
     }
     snprintf(how, how_cap, "not affine: %" PRIu64 ", %" PRIu64 ", %" PRIu64 ", %" PRIu64, c[0], c[1], c[2], c[3]);
@@ -298,31 +307,33 @@ static uint64_t scalar_gemm_extrapolated(const inputs* in, int64_t T, char* how,
 static void run_variant(const options* o, const variant* v, const inputs* in) {
     char label[BN_ICOUNT_LABEL_MAX], opname[64], how[160];
     const int scalar = strcmp(v->name, "scalar") == 0;
+    const int tq1 = g_layout == BN_TLAYOUT_TQ1;
+    const char* lname = tq1 ? "TQ1 " : "";
     if (listed(o->ops, "gemv")) {
-        snprintf(opname, sizeof opname, "GEMV %dx%d, T = 1", DIM, DIM);
+        snprintf(opname, sizeof opname, "%sGEMV %" PRId64 "x%d, T = 1", lname, g_M, DIM);
         uint64_t n;
         if (scalar && !o->full) {
             n = rows_extrapolated(in, v->name, OP_GEMV, 1, how, sizeof how);
         } else {
-            snprintf(label, sizeof label, "%s gemv %dx%d T=1", v->name, DIM, DIM);
-            n = measure(in, OP_GEMV, DIM, 1, label);
+            snprintf(label, sizeof label, "%s gemv %" PRId64 "x%d T=1", v->name, g_M, DIM);
+            n = measure(in, OP_GEMV, g_M, 1, label);
             snprintf(how, sizeof how, "measured");
         }
-        add_row(v->name, opname, impl_of("tmatmul_i2_gemv"), n, how);
+        add_row(v->name, opname, impl_of(tq1 ? "tmatmul_tq1_gemv" : "tmatmul_i2_gemv"), n, how);
     }
     if (listed(o->ops, "gemm")) {
-        snprintf(opname, sizeof opname, "GEMM %dx%d, T = %" PRId64, DIM, DIM, o->tokens);
+        snprintf(opname, sizeof opname, "%sGEMM %" PRId64 "x%d, T = %" PRId64, lname, g_M, DIM, o->tokens);
         uint64_t n;
         if (o->full) {
-            snprintf(label, sizeof label, "%s gemm %dx%d T=%" PRId64, v->name, DIM, DIM, o->tokens);
-            n = measure(in, OP_GEMM, DIM, o->tokens, label);
+            snprintf(label, sizeof label, "%s gemm %" PRId64 "x%d T=%" PRId64, v->name, g_M, DIM, o->tokens);
+            n = measure(in, OP_GEMM, g_M, o->tokens, label);
             snprintf(how, sizeof how, "measured");
         } else if (scalar) {
             n = scalar_gemm_extrapolated(in, o->tokens, how, sizeof how);
         } else {
             n = rows_extrapolated(in, v->name, OP_GEMM, o->tokens, how, sizeof how);
         }
-        add_row(v->name, opname, impl_of("tmatmul_i2_gemm"), n, how);
+        add_row(v->name, opname, impl_of(tq1 ? "tmatmul_tq1_gemm" : "tmatmul_i2_gemm"), n, how);
     }
     if (listed(o->ops, "q6k")) {
         /* the LM head's Q6_K kernel: dot_q6_k_q8_k where the library has it (activations rounded to Q8_K), else
@@ -339,6 +350,7 @@ static void run_variant(const options* o, const variant* v, const inputs* in) {
 static void usage(FILE* f) {
     fprintf(f, "usage: bitnet-icount -- bitnet-bench icount [--variants scalar,avx2,...] [--ops gemv,gemm,q6k]\n"
                "                                            [--tokens T] [--q6k-rows R] [--full]\n"
+               "                                            [--layout i2s|tq1] [--rows M (a multiple of 8)]\n"
                "Without bitnet-icount the calls run unmarked, each bracketed by CALLGRIND_TOGGLE_COLLECT (valgrind\n"
                "--tool=callgrind --collect-atstart=no counts them; --ops empty counts the bracket alone).\n");
 }
@@ -355,6 +367,22 @@ int bn_bench_icount(int argc, char** argv) {
         } else if (!strcmp(a, "--full")) o.full = 1;
         else if (!strcmp(a, "--variants") && v) o.variants = argv[++i];
         else if (!strcmp(a, "--ops") && v) o.ops = argv[++i];
+        else if (!strcmp(a, "--layout") && v) {
+            if (!strcmp(v, "i2s")) g_layout = BN_TLAYOUT_I2S;
+            else if (!strcmp(v, "tq1")) g_layout = BN_TLAYOUT_TQ1;
+            else {
+                fprintf(stderr, "bitnet-bench icount: --layout wants i2s or tq1, not '%s'\n", v);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--rows") && v) {
+            if (!bn_bench_parse_positive(a, argv[++i], &n)) return 2;
+            if (n % 8 != 0 || n > 65536) {
+                fprintf(stderr, "bitnet-bench icount: --rows wants a multiple of 8 up to 65536\n");
+                return 2;
+            }
+            g_M = n;
+        }
         else if (!strcmp(a, "--tokens") && v) {
             if (!bn_bench_parse_positive(a, argv[++i], &n)) return 2;
             if (n < 2 || n > 4096) {
