@@ -6,6 +6,7 @@
  * vpdpbusd then multiplies 64 codes (unsigned) by 64 activations (signed) into 16 int32 lanes. */
 #include <immintrin.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/tmatmul.h"
@@ -82,6 +83,52 @@ BN_TM_INLINE void tile_v(const uint8_t* w, int64_t K, const int8_t* q, const int
     }
 }
 
+/* GEMV over whole cache lines: R rows (1 or 8) x one token, K % 256 == 0, q permuted by permute_q(). A 64-byte load
+ * holds two I2_S blocks A (weights 0..127 of a 256-run) and B (128..255); shifting it right by 6, 4, 2, 0 and masking
+ * gives, in one vector, A's weights 32j..32j+31 in bytes 0..31 and B's 128+32j.. in bytes 32..63 (j = 0..3), which
+ * line up with the permuted activations. Per 64 weight bytes: one load, three shifts, four masks, four vpdpbusd
+ * (tile_v: two broadcast loads, four shifts, four masks, four vpdpbusd). The integer sums are the same, so the
+ * output is the same bits. */
+BN_TM_INLINE void tile_w(const uint8_t* w, int64_t K, const int8_t* qp, const int32_t* q_sum, const float* a,
+                         float w_scale, float* y, const int R) {
+    const __m512i m3 = _mm512_set1_epi8(3);
+    const int64_t row_bytes = K / 4;
+    __m512i acc0[8], acc1[8];
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_si512();
+    int64_t k = 0;
+    do { /* K >= 256 (see tile_v) */
+        const __m512i q0 = _mm512_loadu_si512(qp + k), q1 = _mm512_loadu_si512(qp + k + 64);
+        const __m512i q2 = _mm512_loadu_si512(qp + k + 128), q3 = _mm512_loadu_si512(qp + k + 192);
+        for (int r = 0; r < R; r++) {
+            const uint8_t* p = w + r * row_bytes + k / 4;
+            BN_TM_PREFETCH(p + BN_TM_PREFETCH_BYTES);
+            const __m512i v = _mm512_loadu_si512(p);
+            acc0[r] = dpbusd(acc0[r], _mm512_and_si512(_mm512_srli_epi16(v, 6), m3), q0);
+            acc1[r] = dpbusd(acc1[r], _mm512_and_si512(_mm512_srli_epi16(v, 4), m3), q1);
+            acc0[r] = dpbusd(acc0[r], _mm512_and_si512(_mm512_srli_epi16(v, 2), m3), q2);
+            acc1[r] = dpbusd(acc1[r], _mm512_and_si512(v, m3), q3);
+        }
+        k += 256;
+    } while (k < K);
+    for (int r = 0; r < R; r++) acc0[r] = _mm512_add_epi32(acc0[r], acc1[r]);
+    if (R == 8) {
+        store(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum[0], a[0], w_scale, y);
+        store(4, acc0[4], acc0[5], acc0[6], acc0[7], q_sum[0], a[0], w_scale, y + 4);
+    } else {
+        store(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum[0], a[0], w_scale, y);
+    }
+}
+
+/* The activation order tile_w reads: per 256-run, [q 0..31, q 128..159], [32..63, 160..191], [64..95, 192..223],
+ * [96..127, 224..255]. */
+static void permute_q(const int8_t* q, int64_t K, int8_t* qp) {
+    for (int64_t k = 0; k < K; k += 256)
+        for (int j = 0; j < 4; j++) {
+            memcpy(qp + k + 64 * j, q + k + 32 * j, 32);
+            memcpy(qp + k + 64 * j + 32, q + k + 128 + 32 * j, 32);
+        }
+}
+
 /* GEMM: R rows (1 or 4) x N tokens (N <= 4); each unpacked block serves N tokens. */
 BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
                        float w_scale, float* y, int64_t ldy, const int R, const int N) {
@@ -123,6 +170,15 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
     }
 BN_TM_TILE_V(8)
 BN_TM_TILE_V(1)
+#define BN_TM_TILE_W(R)                                                                                     \
+    static void tile_w##R(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a, \
+                          float w_scale, float* y, int64_t ldy) {                                           \
+        (void)ldy;                                                                                          \
+        tile_w(w, K, q, q_sum, a, w_scale, y, R);                                                           \
+    }
+BN_TM_TILE_W(8)
+BN_TM_TILE_W(1)
+#undef BN_TM_TILE_W
 BN_TM_TILE(4, 1)
 BN_TM_TILE(4, 2)
 BN_TM_TILE(4, 3)
@@ -137,8 +193,20 @@ static bn_tm_tile_fn* const tiles_8[] = {NULL, tile_v8};                        
 static bn_tm_tile_fn* const tiles_4[] = {NULL, tile_4x1, tile_4x2, tile_4x3, tile_4x4}; /* GEMM */
 static bn_tm_tile_fn* const tiles_1[] = {NULL, tile_v1, tile_1x2, tile_1x3, tile_1x4};
 
+static bn_tm_tile_fn* const tiles_w8[] = {NULL, tile_w8}; /* GEMV over whole lines, permuted activations */
+static bn_tm_tile_fn* const tiles_w1[] = {NULL, tile_w1};
+
+/* Activations up to this many bytes are permuted on the stack for tile_w; longer rows take tile_v. */
+#define BN_TM_WIDE_MAX_K 16384
+
 void bn_tmatmul_i2_gemv_avx512(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                                int32_t q_sum, float a, float w_scale, float* y) {
+    if (K % 256 == 0 && K <= BN_TM_WIDE_MAX_K) {
+        _Alignas(64) int8_t qp[BN_TM_WIDE_MAX_K];
+        permute_q(q, K, qp);
+        bn_tm_drive(tiles_w8, tiles_w1, 8, 1, w, K, r0, r1, qp, &q_sum, &a, w_scale, 1, y, 0);
+        return;
+    }
     bn_tm_drive(tiles_8, tiles_1, 8, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0);
 }
 
