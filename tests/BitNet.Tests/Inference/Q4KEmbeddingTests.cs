@@ -82,27 +82,6 @@ public sealed class Q4KEmbeddingTests
         return dst;
     }
 
-    /// <summary>A copy of <paramref name="from"/> with token_embd.weight replaced.</summary>
-    private static void WithEmbedding(string from, string to, GgufType type, byte[] bytes)
-    {
-        using var f = GgufFile.Open(from);
-        var w = new GgufWriter();
-        foreach (string k in f.Keys) w.Set(k, f.Metadata[k]);
-        foreach (var t in f.Tensors)
-            if (t.Name == "token_embd.weight") w.AddTensor(t.Name, type, t.Dimensions, bytes);
-            else w.AddTensor(t.Name, t.Type, t.Dimensions, f.GetTensorBytes(t).ToArray());
-        w.Save(to);
-    }
-
-    private static unsafe float[] NativeDequantize(byte[] q, int rows, int cols)
-    {
-        var y = new float[rows * cols];
-        fixed (byte* p = q)
-        fixed (float* o = y)
-            BitNetException.Check(NativeMethods.bn_dtype_dequantize(BnDtype.Q4K, p, q.Length, rows, cols, o));
-        return y;
-    }
-
     [Test]
     public void Q4KEmbeddingLoadsAndRunsAsItsF32Dequantization()
     {
@@ -116,7 +95,7 @@ public sealed class Q4KEmbeddingTests
             (vocab, hidden) = (packed.Config.VocabSize, packed.Config.HiddenSize);
         }
         byte[] q = EncodeQ4K(source, vocab, hidden);
-        float[] deq = NativeDequantize(q, vocab, hidden);
+        float[] deq = EmbeddingVariants.Dequantize(BnDtype.Q4K, q, vocab, hidden);
         var managed = new float[deq.Length];
         for (int r = 0; r < vocab; r++)
             EmbeddingTypes.Dequantize(EmbeddingType.Q4_K, q.AsSpan(r * 144 * (hidden / 256), 144 * (hidden / 256)), managed.AsSpan(r * hidden, hidden));
@@ -125,10 +104,10 @@ public sealed class Q4KEmbeddingTests
         for (int i = 0; i < deq.Length; i++) { err += (deq[i] - source[i]) * (double)(deq[i] - source[i]); ss += source[i] * (double)source[i]; }
         Assert.That(Math.Sqrt(err / ss), Is.LessThan(0.15), "the test's encoder gives meaningful blocks (4 bits: ~5-10%)");
 
-        WithEmbedding(baseGguf, q4k, GgufTypes.Q4_K, q);
+        EmbeddingVariants.WithEmbedding(baseGguf, q4k, GgufTypes.Q4_K, q);
         var deqBytes = new byte[deq.Length * 4];
         Buffer.BlockCopy(deq, 0, deqBytes, 0, deqBytes.Length);
-        WithEmbedding(baseGguf, f32, GgufTypes.F32, deqBytes);
+        EmbeddingVariants.WithEmbedding(baseGguf, f32, GgufTypes.F32, deqBytes);
 
         using (var file = BitNetModelFile.Open(q4k))
         {
@@ -199,7 +178,7 @@ public sealed class Q4KEmbeddingTests
         var y = new float[256];
         EmbeddingTypes.Dequantize(EmbeddingType.Q4_K, block, y);
         Assert.That(y, Is.EqualTo(Enumerable.Range(0, 256).Select(i => (float)sc[i / 32] * (i % 16) - 0.5f * m[i / 32])));
-        Assert.That(NativeDequantize(block, 1, 256), Is.EqualTo(y));
+        Assert.That(EmbeddingVariants.Dequantize(BnDtype.Q4K, block, 1, 256), Is.EqualTo(y));
         Assert.That(EmbeddingTypes.RowBytes(EmbeddingType.Q4_K, 512), Is.EqualTo(288));
         Assert.That(EmbeddingTypes.FromGguf(GgufTypes.Q4_K), Is.EqualTo(EmbeddingType.Q4_K));
     }

@@ -21,27 +21,6 @@ public sealed class Q6KLmHeadTests
 
     private static IEnumerable<Fixture> Packed => [Fixture.TinyPacked, new("bitnet-small", "packed", "reference-packed.safetensors")];
 
-    /// <summary>A copy of <paramref name="from"/> with token_embd.weight replaced.</summary>
-    private static void WithEmbedding(string from, string to, GgufType type, byte[] bytes)
-    {
-        using var f = GgufFile.Open(from);
-        var w = new GgufWriter();
-        foreach (string k in f.Keys) w.Set(k, f.Metadata[k]);
-        foreach (var t in f.Tensors)
-            if (t.Name == "token_embd.weight") w.AddTensor(t.Name, type, t.Dimensions, bytes);
-            else w.AddTensor(t.Name, t.Type, t.Dimensions, f.GetTensorBytes(t).ToArray());
-        w.Save(to);
-    }
-
-    private static unsafe float[] NativeDequantizeQ6K(byte[] q, int rows, int cols)
-    {
-        var y = new float[rows * cols];
-        fixed (byte* p = q)
-        fixed (float* o = y)
-            BitNetException.Check(NativeMethods.bn_dtype_dequantize(BnDtype.Q6K, p, q.Length, rows, cols, o));
-        return y;
-    }
-
     [TestCaseSource(nameof(Packed))]
     public void Q6KHead_IsTheFloatHeadWithinQ8KRounding(Fixture fixture)
     {
@@ -58,11 +37,11 @@ public sealed class Q6KLmHeadTests
             {
                 var t = g["token_embd.weight"];
                 (hidden, vocab) = ((int)t.Dimensions[0], (int)t.Dimensions[1]);
-                w = NativeDequantizeQ6K(g.GetTensorBytes(t).ToArray(), vocab, hidden);
+                w = EmbeddingVariants.Dequantize(BnDtype.Q6K, g.GetTensorBytes(t).ToArray(), vocab, hidden);
             }
             var wBytes = new byte[w.Length * 4];
             Buffer.BlockCopy(w, 0, wBytes, 0, wBytes.Length);
-            WithEmbedding(q6k, f32, GgufTypes.F32, wBytes);
+            EmbeddingVariants.WithEmbedding(q6k, f32, GgufTypes.F32, wBytes);
 
             using var reference = fixture.OpenReference();
             int[] ids = Fixture.Ids(reference, "input_ids");
