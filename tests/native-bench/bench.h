@@ -20,6 +20,13 @@ int bn_bench_lmhead(int argc, char** argv);
 
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t bn_bench_now_ns(void);
+/* One timed call: 0 on success. */
+typedef int (*bn_bench_call_fn)(void* ctx);
+/* Seconds per call of fn(ctx): the best of 3 runs, each repeating the call for at least min_time seconds;
+ * negative if a call fails. */
+double bn_bench_best_seconds(bn_bench_call_fn fn, void* ctx, double min_time);
+/* The implementation dispatch chose for kernel op `op` (bn_kernel_info), "?" if there is no such op. */
+const char* bn_bench_impl_of(const char* op);
 /* Median of n values (sorts v in place). */
 double bn_bench_median(double* v, size_t n);
 /* Parses a positive integer option value; prints an error naming the option and returns 0 if it is not one. */

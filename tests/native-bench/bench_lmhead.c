@@ -33,28 +33,20 @@ static bn_status run_once(int integer, const float_job* j, bn_threadpool* pool) 
     return bn_threadpool_parallel_for(pool, j->V, 64, float_rows, (void*)j);
 }
 
-static double best_seconds(int integer, const float_job* j, bn_threadpool* pool, double min_time) {
-    double best = 1e30;
-    for (int run = 0; run < 3; run++) {
-        int64_t iters = 0;
-        uint64_t t0 = bn_bench_now_ns(), t;
-        do {
-            if (run_once(integer, j, pool) != BN_OK) return -1.0;
-            iters++;
-            t = bn_bench_now_ns();
-        } while ((double)(t - t0) * 1e-9 < min_time);
-        const double per = (double)(t - t0) * 1e-9 / (double)iters;
-        if (per < best) best = per;
-    }
-    return best;
+typedef struct head_call {
+    int integer;
+    const float_job* j;
+    bn_threadpool* pool;
+} head_call;
+
+static int call_head(void* ctx) {
+    const head_call* c = (const head_call*)ctx;
+    return run_once(c->integer, c->j, c->pool) != BN_OK;
 }
 
-static const char* impl_of(const char* op) {
-    for (int32_t i = 0; i < bn_kernel_count(); i++) {
-        const char *o, *impl;
-        if (bn_kernel_info(i, &o, &impl) == BN_OK && strcmp(o, op) == 0) return impl;
-    }
-    return "?";
+static double best_seconds(int integer, const float_job* j, bn_threadpool* pool, double min_time) {
+    head_call c = {integer, j, pool};
+    return bn_bench_best_seconds(call_head, &c, min_time);
 }
 
 /* Random Q6_K blocks: every code and scale equally likely, d a small finite fp16 (the timing does not depend on
@@ -146,7 +138,7 @@ int bn_bench_lmhead(int argc, char** argv) {
                 break;
             }
             printf("| %s | %s %s | %.2f | %.1f | %.2f | %.1f |\n", integer ? "integer (Q8_K)" : "float",
-                   integer ? "dot_q6_k_q8_k" : "dot_q6_k", impl_of(integer ? "dot_q6_k_q8_k" : "dot_q6_k"),
+                   integer ? "dot_q6_k_q8_k" : "dot_q6_k", bn_bench_impl_of(integer ? "dot_q6_k_q8_k" : "dot_q6_k"),
                    t[0] * 1e3, bytes / t[0] * 1e-9, t[1] * 1e3, bytes / t[1] * 1e-9);
             fflush(stdout);
         }

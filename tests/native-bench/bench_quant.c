@@ -11,11 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "bitnet.h"
-
-int bn_bench_quant(int argc, char** argv);
 
 typedef struct bench_ctx {
     int64_t rows, cols;
@@ -49,36 +47,21 @@ static bn_status run_quantize_format(bench_ctx* c) {
     return bn_format_quantize(c->format, c->x, c->rows, c->cols, c->packed, c->packed_len);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+typedef struct quant_call {
+    bench_fn fn;
+    bench_ctx* c;
+} quant_call;
+
+static int call_quant(void* ctx) {
+    const quant_call* q = (const quant_call*)ctx;
+    return q->fn(q->c) != BN_OK;
 }
 
 /* Best seconds per call over 3 runs; negative if the call fails. */
 static double time_call(bench_fn fn, bench_ctx* c, double min_time) {
-    if (fn(c) != BN_OK) return -1.0;
-    double best = 1e30;
-    for (int run = 0; run < 3; run++) {
-        int64_t iters = 0;
-        double t0 = now_s(), t;
-        do {
-            fn(c);
-            iters++;
-            t = now_s();
-        } while (t - t0 < min_time);
-        double per = (t - t0) / (double)iters;
-        if (per < best) best = per;
-    }
-    return best;
-}
-
-static const char* impl_of(const char* op) {
-    for (int32_t i = 0; i < bn_kernel_count(); i++) {
-        const char *o, *impl;
-        if (bn_kernel_info(i, &o, &impl) == BN_OK && strcmp(o, op) == 0) return impl;
-    }
-    return "?";
+    if (fn(c) != BN_OK) return -1.0; /* warm-up */
+    quant_call q = {fn, c};
+    return bn_bench_best_seconds(call_quant, &q, min_time);
 }
 
 static void row(const char* what, const char* shape, const char* impl, bench_fn fn, bench_ctx* c, double bytes,
@@ -148,15 +131,15 @@ int bn_bench_quant(int argc, char** argv) {
     for (int k = 0; k < 2; k++) {
         bench_ctx c = {act_rows, cols_list[k], x, codes, q, scales, packed, max_n + 64, BN_FORMAT_HF_2B4T, 0.02f};
         snprintf(shape, sizeof shape, "%lld x %lld", (long long)c.rows, (long long)c.cols);
-        row("activations int8 absmax (per token)", shape, impl_of("quantize_act_i8"), run_act, &c,
+        row("activations int8 absmax (per token)", shape, bn_bench_impl_of("quantize_act_i8"), run_act, &c,
             (double)(c.rows * c.cols) * 4.0, min_time);
     }
     for (int k = 0; k < 2; k++) {
         bench_ctx c = {weight_rows, cols_list[k], x, codes, q, scales, packed, max_n + 64, BN_FORMAT_HF_2B4T, 0.02f};
         snprintf(shape, sizeof shape, "%lld x %lld", (long long)c.rows, (long long)c.cols);
-        row("weights ternary absmean (per tensor)", shape, impl_of("quantize_ternary"), run_ternary, &c,
+        row("weights ternary absmean (per tensor)", shape, bn_bench_impl_of("quantize_ternary"), run_ternary, &c,
             (double)(c.rows * c.cols) * 4.0, min_time);
-        row("weights ternary absmean (per channel)", shape, impl_of("quantize_ternary"), run_ternary_channel, &c,
+        row("weights ternary absmean (per channel)", shape, bn_bench_impl_of("quantize_ternary"), run_ternary_channel, &c,
             (double)(c.rows * c.cols) * 4.0, min_time);
     }
     for (int32_t f = 0; f < bn_format_count(); f++) {

@@ -30,31 +30,24 @@ static const sgemm_shape k_shapes[] = {
 };
 #define N_SHAPES (sizeof k_shapes / sizeof k_shapes[0])
 
-static double best_seconds(const sgemm_shape* s, const float* A, const float* B, float* C, bn_threadpool* pool,
-                           double min_time) {
-    int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
-    double best = 1e30;
-    for (int run = 0; run < 3; run++) {
-        int64_t iters = 0;
-        uint64_t t0 = bn_bench_now_ns(), t;
-        do {
-            if (bn_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N, pool) != BN_OK)
-                return -1.0;
-            iters++;
-            t = bn_bench_now_ns();
-        } while ((double)(t - t0) * 1e-9 < min_time);
-        double per = (double)(t - t0) * 1e-9 / (double)iters;
-        if (per < best) best = per;
-    }
-    return best;
+typedef struct sgemm_call {
+    const sgemm_shape* s;
+    const float *A, *B;
+    float* C;
+    bn_threadpool* pool;
+} sgemm_call;
+
+static int call_sgemm(void* ctx) {
+    const sgemm_call* c = (const sgemm_call*)ctx;
+    const sgemm_shape* s = c->s;
+    const int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    return bn_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A, lda, c->B, ldb, 0.0f, c->C, s->N, c->pool) != BN_OK;
 }
 
-static const char* impl_of(const char* op) {
-    for (int32_t i = 0; i < bn_kernel_count(); i++) {
-        const char *o, *impl;
-        if (bn_kernel_info(i, &o, &impl) == BN_OK && strcmp(o, op) == 0) return impl;
-    }
-    return "?";
+static double best_seconds(const sgemm_shape* s, const float* A, const float* B, float* C, bn_threadpool* pool,
+                           double min_time) {
+    sgemm_call c = {s, A, B, C, pool};
+    return bn_bench_best_seconds(call_sgemm, &c, min_time);
 }
 
 int bn_bench_sgemm(int argc, char** argv) {
@@ -109,7 +102,7 @@ int bn_bench_sgemm(int argc, char** argv) {
     for (int64_t i = 0; i < max_a; i++) A[i] = (float)(i % 17) * 0.01f - 0.08f;
     for (int64_t i = 0; i < max_b; i++) B[i] = (float)(i % 13) * 0.02f - 0.12f;
 
-    printf("## Float GEMM (%s), kernel %s\n\n", bn_cpu_name(), impl_of("sgemm_block"));
+    printf("## Float GEMM (%s), kernel %s\n\n", bn_cpu_name(), bn_bench_impl_of("sgemm_block"));
     printf("GFLOP/s (2MNK per call), best of 3 runs of >= %.2f s.\n\n", min_time);
     printf("| op | trans | M x N x K | %lld thr | %lld thr |%s\n", threads[0], threads[1],
            has_avx512 ? " avx2, 1 thr |" : "");

@@ -43,6 +43,30 @@ uint64_t bn_bench_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+double bn_bench_best_seconds(bn_bench_call_fn fn, void* ctx, double min_time) {
+    double best = 1e30;
+    for (int run = 0; run < 3; run++) {
+        int64_t iters = 0;
+        uint64_t t0 = bn_bench_now_ns(), t;
+        do {
+            if (fn(ctx) != 0) return -1.0;
+            iters++;
+            t = bn_bench_now_ns();
+        } while ((double)(t - t0) * 1e-9 < min_time);
+        const double per = (double)(t - t0) * 1e-9 / (double)iters;
+        if (per < best) best = per;
+    }
+    return best;
+}
+
+const char* bn_bench_impl_of(const char* op) {
+    for (int32_t i = 0; i < bn_kernel_count(); i++) {
+        const char *o, *impl;
+        if (bn_kernel_info(i, &o, &impl) == BN_OK && strcmp(o, op) == 0) return impl;
+    }
+    return "?";
+}
+
 static int cmp_double(const void* a, const void* b) {
     double x = *(const double*)a, y = *(const double*)b;
     return (x > y) - (x < y);
