@@ -200,14 +200,22 @@ static bn_status check_src(const char* fn, const bn_format_traits* t, const uint
     return BN_OK;
 }
 
+/* The checks every reader of packed bytes starts with: a known format, a valid shape (n = rows * cols) and enough
+ * source bytes. */
+static bn_status open_src(const char* fn, bn_format format, const uint8_t* src, int64_t src_len, int64_t rows,
+                          int64_t cols, const bn_format_traits** t, int64_t* n) {
+    bn_status st = lookup(fn, format, t);
+    if (st == BN_OK) st = check_shape(fn, *t, rows, cols, n);
+    if (st == BN_OK) st = check_src(fn, *t, src, src_len, rows, cols, *n);
+    return st;
+}
+
 bn_status bn_format_unpack(bn_format format, const uint8_t* src, int64_t src_len, int64_t rows, int64_t cols,
                            int8_t* codes, int64_t codes_len, float* scales, int64_t scales_len) {
     static const char fn[] = "bn_format_unpack";
     const bn_format_traits* t = NULL;
     int64_t n = 0;
-    bn_status st = lookup(fn, format, &t);
-    if (st == BN_OK) st = check_shape(fn, t, rows, cols, &n);
-    if (st == BN_OK) st = check_src(fn, t, src, src_len, rows, cols, n);
+    bn_status st = open_src(fn, format, src, src_len, rows, cols, &t, &n);
     if (st != BN_OK) return st;
     const int64_t ns = scale_count(t, n);
     BN_REQUIRE_ARG(codes != NULL, "%s: codes must not be null", fn);
@@ -242,9 +250,7 @@ bn_status bn_format_dequantize(bn_format format, const uint8_t* src, int64_t src
     static const char fn[] = "bn_format_dequantize";
     const bn_format_traits* t = NULL;
     int64_t n = 0;
-    bn_status st = lookup(fn, format, &t);
-    if (st == BN_OK) st = check_shape(fn, t, rows, cols, &n);
-    if (st == BN_OK) st = check_src(fn, t, src, src_len, rows, cols, n);
+    bn_status st = open_src(fn, format, src, src_len, rows, cols, &t, &n);
     if (st != BN_OK) return st;
     BN_REQUIRE_ARG(out != NULL, "%s: out must not be null", fn);
     if ((st = bn_check_capacity(fn, "out", out_len, n)) != BN_OK) return st;
@@ -358,9 +364,7 @@ bn_status bn_format_tensor_scale(bn_format format, const uint8_t* src, int64_t s
     static const char fn[] = "bn_format_tensor_scale";
     const bn_format_traits* t = NULL;
     int64_t n = 0;
-    bn_status st = lookup(fn, format, &t);
-    if (st == BN_OK) st = check_shape(fn, t, rows, cols, &n);
-    if (st == BN_OK) st = check_src(fn, t, src, src_len, rows, cols, n);
+    bn_status st = open_src(fn, format, src, src_len, rows, cols, &t, &n);
     if (st != BN_OK) return st;
     BN_REQUIRE_ARG(out != NULL, "%s: out must not be null", fn);
     if (t->scale_kind == BN_SCALE_OUTSIDE)
