@@ -20,6 +20,15 @@ int bn_bench_lmhead(int argc, char** argv);
 
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t bn_bench_now_ns(void);
+/* A kernel variant: what bn_cpu_set_enabled gets so that dispatch picks the variant of that name. */
+typedef struct bn_bench_variant {
+    const char* name;
+    uint64_t mask;
+} bn_bench_variant;
+#define BN_BENCH_N_VARIANTS 6
+/* scalar, avx2, avxvnni, avx512, neon, dotprod */
+extern const bn_bench_variant bn_bench_variants[BN_BENCH_N_VARIANTS];
+
 /* One timed call: 0 on success. */
 typedef int (*bn_bench_call_fn)(void* ctx);
 /* Seconds per call of fn(ctx): the best of 3 runs, each repeating the call for at least min_time seconds;

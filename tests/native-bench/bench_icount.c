@@ -55,21 +55,6 @@
 #  define BN_CALLGRIND_BUILT 0
 #endif
 
-typedef struct variant {
-    const char* name;
-    uint64_t mask; /* what bn_cpu_set_enabled gets so that dispatch picks this variant (bench_matmul.c's masks) */
-} variant;
-
-static const variant g_variants[] = {
-    {"scalar", 0},
-    {"avx2", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C},
-    {"avxvnni", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C | BN_CPU_AVXVNNI},
-    {"avx512", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C | BN_CPU_AVX512F | BN_CPU_AVX512BW | BN_CPU_AVX512VL |
-                   BN_CPU_AVX512VNNI},
-    {"neon", BN_CPU_NEON},
-    {"dotprod", BN_CPU_NEON | BN_CPU_DOTPROD},
-};
-#define N_VARIANTS ((int)(sizeof g_variants / sizeof g_variants[0]))
 
 #define DIM 2560 /* M (unless --rows) and K of the measured matrix, C of the Q6_K rows */
 
@@ -102,7 +87,7 @@ static const char* impl_of(const char* op) {
 }
 
 /* Restricts dispatch to v; 1 when the CPU runs it (dispatch then names it for the ternary matmul). */
-static int select_variant(const variant* v) {
+static int select_variant(const bn_bench_variant* v) {
     if ((bn_cpu_features() & v->mask) != v->mask) return 0;
     bn_cpu_set_enabled(v->mask);
     return strcmp(impl_of("tmatmul_i2_gemv"), v->name) == 0 && strcmp(impl_of("tmatmul_i2_gemm"), v->name) == 0;
@@ -304,7 +289,7 @@ static uint64_t scalar_gemm_extrapolated(const inputs* in, int64_t T, char* how,
     return 0;
 }
 
-static void run_variant(const options* o, const variant* v, const inputs* in) {
+static void run_variant(const options* o, const bn_bench_variant* v, const inputs* in) {
     char label[BN_ICOUNT_LABEL_MAX], opname[64], how[160];
     const int scalar = strcmp(v->name, "scalar") == 0;
     const int tq1 = g_layout == BN_TLAYOUT_TQ1;
@@ -439,10 +424,10 @@ int bn_bench_icount(int argc, char** argv) {
     }
     const uint64_t all = bn_cpu_features_enabled();
     int any = 0;
-    for (int i = 0; i < N_VARIANTS; i++) {
-        if (!listed(o.variants, g_variants[i].name) || !select_variant(&g_variants[i])) continue;
+    for (int i = 0; i < BN_BENCH_N_VARIANTS; i++) {
+        if (!listed(o.variants, bn_bench_variants[i].name) || !select_variant(&bn_bench_variants[i])) continue;
         any = 1;
-        run_variant(&o, &g_variants[i], &in);
+        run_variant(&o, &bn_bench_variants[i], &in);
     }
     bn_cpu_set_enabled(all);
     free_inputs(&in);

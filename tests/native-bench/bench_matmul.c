@@ -337,21 +337,6 @@ static double measure_bandwidth(int mib, int threads, int reps, double* best) {
 
 /* ---- variants ----------------------------------------------------------------------------------------- */
 
-typedef struct variant {
-    const char* name;
-    uint64_t mask; /* what bn_cpu_set_enabled gets so that dispatch picks this variant */
-} variant;
-
-static const variant g_variants[] = {
-    {"scalar", 0},
-    {"avx2", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C},
-    {"avxvnni", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C | BN_CPU_AVXVNNI},
-    {"avx512", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C | BN_CPU_AVX512F | BN_CPU_AVX512BW | BN_CPU_AVX512VL |
-                   BN_CPU_AVX512VNNI},
-    {"neon", BN_CPU_NEON},
-    {"dotprod", BN_CPU_NEON | BN_CPU_DOTPROD},
-};
-#define N_VARIANTS ((int)(sizeof g_variants / sizeof g_variants[0]))
 
 /* The implementation dispatch chose for `op` ("" if the op is unknown). */
 static const char* impl_of(const char* op) {
@@ -364,7 +349,7 @@ static const char* impl_of(const char* op) {
 
 /* Restricts dispatch to variant v; returns 1 when the CPU runs it and dispatch names it for both ops of the layout
  * (a variant that a layout lacks, e.g. avxvnni for TQ1, is skipped rather than measured under another name). */
-static int select_variant(const variant* v, bn_tlayout layout) {
+static int select_variant(const bn_bench_variant* v, bn_tlayout layout) {
     if ((bn_cpu_features() & v->mask) != v->mask) return 0;
     bn_cpu_set_enabled(v->mask);
     const int tq1 = layout == BN_TLAYOUT_TQ1;
@@ -484,7 +469,7 @@ static void add_result(result r) {
 /* ---- the measurements --------------------------------------------------------------------------------- */
 
 /* Resident: one matrix of each shape, warmed up, then `reps` timed calls. */
-static void run_resident(const options* o, bn_tlayout layout, const variant* v, int threads, bn_threadpool* pool,
+static void run_resident(const options* o, bn_tlayout layout, const bn_bench_variant* v, int threads, bn_threadpool* pool,
                          const acts* x1, const acts* xt, double bw) {
     for (int s = 0; s < N_SHAPES; s++) {
         const int64_t M = g_shapes[s].M, K = g_shapes[s].K;
@@ -514,7 +499,7 @@ static void run_resident(const options* o, bn_tlayout layout, const variant* v, 
 }
 
 /* Streaming: `sweeps` passes over the whole model in call order; every call is timed on its own. */
-static void run_streaming(const options* o, bn_tlayout layout, const variant* v, int threads, bn_threadpool* pool,
+static void run_streaming(const options* o, bn_tlayout layout, const bn_bench_variant* v, int threads, bn_threadpool* pool,
                           uint8_t* const* mats, const acts* x1, const acts* xt, double bw) {
     const int n_mats = LAYER_MATS * o->layers;
     for (int op = 0; op < 2; op++) {
@@ -701,16 +686,16 @@ int bn_bench_matmul(int argc, char** argv) {
                 fill_layout(layout, mats[m], bytes);
             }
         }
-        for (int v = 0; v < N_VARIANTS; v++) {
-            if (!wanted(&o, g_variants[v].name) || !select_variant(&g_variants[v], layout)) continue;
+        for (int v = 0; v < BN_BENCH_N_VARIANTS; v++) {
+            if (!wanted(&o, bn_bench_variants[v].name) || !select_variant(&bn_bench_variants[v], layout)) continue;
             for (int i = 0; i < o.n_threads; i++) {
                 bn_threadpool* pool = NULL;
                 if (o.threads[i] > 1 && bn_threadpool_create(o.threads[i], &pool) != BN_OK) continue;
                 if (!o.json)
-                    fprintf(stderr, "%s %s, %d thread(s)...\n", layout_name(layout), g_variants[v].name, o.threads[i]);
-                if (o.do_resident) run_resident(&o, layout, &g_variants[v], o.threads[i], pool, &x1, &xt, bws[i]);
+                    fprintf(stderr, "%s %s, %d thread(s)...\n", layout_name(layout), bn_bench_variants[v].name, o.threads[i]);
+                if (o.do_resident) run_resident(&o, layout, &bn_bench_variants[v], o.threads[i], pool, &x1, &xt, bws[i]);
                 if (o.do_streaming)
-                    run_streaming(&o, layout, &g_variants[v], o.threads[i], pool, mats, &x1, &xt, bws[i]);
+                    run_streaming(&o, layout, &bn_bench_variants[v], o.threads[i], pool, mats, &x1, &xt, bws[i]);
                 bn_threadpool_destroy(pool);
             }
         }

@@ -43,6 +43,16 @@ uint64_t bn_bench_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+const bn_bench_variant bn_bench_variants[BN_BENCH_N_VARIANTS] = {
+    {"scalar", 0},
+    {"avx2", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C},
+    {"avxvnni", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C | BN_CPU_AVXVNNI},
+    {"avx512", BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C | BN_CPU_AVX512F | BN_CPU_AVX512BW | BN_CPU_AVX512VL |
+                   BN_CPU_AVX512VNNI},
+    {"neon", BN_CPU_NEON},
+    {"dotprod", BN_CPU_NEON | BN_CPU_DOTPROD},
+};
+
 double bn_bench_best_seconds(bn_bench_call_fn fn, void* ctx, double min_time) {
     double best = 1e30;
     for (int run = 0; run < 3; run++) {
