@@ -51,6 +51,18 @@ BN_TM_INLINE void store(int R, __m512i s0, __m512i s1, __m512i s2, __m512i s3, i
     }
 }
 
+/* A GEMV tile's end: row r's sum is acc0[r] + acc1[r]; y[0..R) as store() makes it (R == 1 or 8). */
+BN_TM_INLINE void store_v(__m512i* acc0, const __m512i* acc1, int32_t q_sum, float a, float w_scale, float* y,
+                          const int R) {
+    for (int r = 0; r < R; r++) acc0[r] = _mm512_add_epi32(acc0[r], acc1[r]);
+    if (R == 8) {
+        store(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum, a, w_scale, y);
+        store(4, acc0[4], acc0[5], acc0[6], acc0[7], q_sum, a, w_scale, y + 4);
+    } else {
+        store(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum, a, w_scale, y);
+    }
+}
+
 /* GEMV: R rows (1 or 8) x one token. The two halves of a block go to separate accumulators, which halves the
  * vpdpbusd dependency chain. Eight rows rather than four: the same speed from cache, and 5-8% more from DRAM
  * (eight streams in flight). */
@@ -74,13 +86,7 @@ BN_TM_INLINE void tile_v(const uint8_t* w, int64_t K, const int8_t* q, const int
         }
         k += 128;
     } while (k < K);
-    for (int r = 0; r < R; r++) acc0[r] = _mm512_add_epi32(acc0[r], acc1[r]);
-    if (R == 8) {
-        store(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum[0], a[0], w_scale, y);
-        store(4, acc0[4], acc0[5], acc0[6], acc0[7], q_sum[0], a[0], w_scale, y + 4);
-    } else {
-        store(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum[0], a[0], w_scale, y);
-    }
+    store_v(acc0, acc1, q_sum[0], a[0], w_scale, y, R);
 }
 
 /* GEMV over whole cache lines: R rows (1 or 8) x one token, K % 256 == 0, q permuted by permute_q(). A 64-byte load
@@ -110,13 +116,7 @@ BN_TM_INLINE void tile_w(const uint8_t* w, int64_t K, const int8_t* qp, const in
         }
         k += 256;
     } while (k < K);
-    for (int r = 0; r < R; r++) acc0[r] = _mm512_add_epi32(acc0[r], acc1[r]);
-    if (R == 8) {
-        store(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum[0], a[0], w_scale, y);
-        store(4, acc0[4], acc0[5], acc0[6], acc0[7], q_sum[0], a[0], w_scale, y + 4);
-    } else {
-        store(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum[0], a[0], w_scale, y);
-    }
+    store_v(acc0, acc1, q_sum[0], a[0], w_scale, y, R);
 }
 
 /* The activation order tile_w reads: per 256-run, [q 0..31, q 128..159], [32..63, 160..191], [64..95, 192..223],
