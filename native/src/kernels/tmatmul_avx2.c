@@ -10,32 +10,10 @@
 
 #include "kernels/kernels.h"
 #include "kernels/tmatmul.h"
+#include "kernels/tmatmul_x86.h"
 
 /* Blocks per int16 accumulation. */
 #define BN_TM_AVX2_CHUNK 8
-
-/* Sums of each of four vectors, as four int32 lanes. */
-BN_TM_INLINE __m128i hsum4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
-    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
-    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-}
-
-BN_TM_INLINE int32_t hsum(__m256i a) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
-
-/* s + x in int16 lanes. The empty asm pins s in a register: without it gcc 12 reassociates a tile's chain of
- * additions into a tree over every product of a block (48 temporaries for 4 x 3) and spills. */
-BN_TM_INLINE __m256i add_i16(__m256i s, __m256i x) {
-    s = _mm256_add_epi16(s, x);
-#if defined(__GNUC__)
-    __asm__("" : "+x"(s));
-#endif
-    return s;
-}
 
 /* R rows x N tokens (R in {1, 2, 4}, N <= 4) over all of K; see bn_tm_tile_fn. */
 BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
@@ -70,22 +48,12 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
                                                                          _mm256_madd_epi16(s[r][n], ones)));
         k0 = k1;
     } while (k0 < K);
-    for (int n = 0; n < N; n++) {
-        const float scale = w_scale / a[n];
-        if (R >= 2) {
-            const __m128i d = _mm_sub_epi32(hsum4(_mm256_load_si256((const __m256i*)acc[0][n]),
-                                                  _mm256_load_si256((const __m256i*)acc[1][n]),
-                                                  _mm256_load_si256((const __m256i*)acc[R == 4 ? 2 : 0][n]),
-                                                  _mm256_load_si256((const __m256i*)acc[R == 4 ? 3 : 1][n])),
-                                            _mm_set1_epi32(q_sum[n]));
-            const __m128 out = _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale));
-            if (R == 4) _mm_storeu_ps(y + n * ldy, out);
-            else _mm_storel_pi((__m64*)(y + n * ldy), out);
-        } else {
-            const int32_t d = hsum(_mm256_load_si256((const __m256i*)acc[0][n]));
-            y[n * ldy] = (float)(int32_t)((uint32_t)d - (uint32_t)q_sum[n]) * scale;
-        }
-    }
+    for (int n = 0; n < N; n++)
+        store_rows(R, _mm256_load_si256((const __m256i*)acc[0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R >= 2 ? 1 : 0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R == 4 ? 2 : 0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R == 4 ? 3 : R >= 2 ? 1 : 0][n]), q_sum[n], w_scale / a[n],
+                   y + n * ldy);
 }
 
 #define BN_TM_TILE(R, N)                                                                                    \

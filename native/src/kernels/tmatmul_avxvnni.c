@@ -7,18 +7,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/tmatmul.h"
-
-BN_TM_INLINE __m128i hsum4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
-    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
-    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-}
-
-BN_TM_INLINE int32_t hsum(__m256i a) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
+#include "kernels/tmatmul_x86.h"
 
 /* acc + 4-byte dot products of u8 (unsigned) and s8 (signed), VEX-encoded. gcc 12 copies the accumulator of
  * the intrinsic around in register-blocked loops; an asm statement updates it in place ({vex} keeps the
@@ -66,12 +55,7 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
         const float scale = w_scale / a[n];
         __m256i s[4];
         for (int r = 0; r < R; r++) s[r] = A == 2 ? _mm256_add_epi32(acc[0][r][n], acc[1][r][n]) : acc[0][r][n];
-        if (R == 4) {
-            const __m128i d = _mm_sub_epi32(hsum4(s[0], s[1], s[2], s[3]), _mm_set1_epi32(q_sum[n]));
-            _mm_storeu_ps(y + n * ldy, _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale)));
-        } else {
-            y[n * ldy] = (float)(int32_t)((uint32_t)hsum(s[0]) - (uint32_t)q_sum[n]) * scale;
-        }
+        store_rows(R, s[0], s[R == 4 ? 1 : 0], s[R == 4 ? 2 : 0], s[R == 4 ? 3 : 0], q_sum[n], scale, y + n * ldy);
     }
 }
 

@@ -26,16 +26,6 @@
 /* Blocks per int16 accumulation. */
 #define BN_TQ1_AVX2_CHUNK 4
 
-/* s + x in int16 lanes; the empty asm keeps gcc from reassociating a tile's additions into a tree (see
- * tmatmul_avx2.c). */
-BN_TM_INLINE __m256i add_i16(__m256i s, __m256i x) {
-    s = _mm256_add_epi16(s, x);
-#if defined(__GNUC__)
-    __asm__("" : "+x"(s));
-#endif
-    return s;
-}
-
 /* R rows x N tokens (R in {1, 2, 4}, N <= 4) over all of K; rows row_bytes apart. */
 BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
                        float w_scale, float* y, int64_t ldy, const int R, const int N) {
@@ -72,22 +62,12 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
                                                                          _mm256_madd_epi16(s[r][n], ones)));
         b0 = b1;
     } while (b0 < nb);
-    for (int n = 0; n < N; n++) {
-        const float scale = w_scale / a[n];
-        if (R >= 2) {
-            const __m128i d = _mm_sub_epi32(hsum4(_mm256_load_si256((const __m256i*)acc[0][n]),
-                                                  _mm256_load_si256((const __m256i*)acc[1][n]),
-                                                  _mm256_load_si256((const __m256i*)acc[R == 4 ? 2 : 0][n]),
-                                                  _mm256_load_si256((const __m256i*)acc[R == 4 ? 3 : 1][n])),
-                                            _mm_set1_epi32(q_sum[n]));
-            const __m128 out = _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale));
-            if (R == 4) _mm_storeu_ps(y + n * ldy, out);
-            else _mm_storel_pi((__m64*)(y + n * ldy), out);
-        } else {
-            const int32_t d = hsum(_mm256_load_si256((const __m256i*)acc[0][n]));
-            y[n * ldy] = (float)(int32_t)((uint32_t)d - (uint32_t)q_sum[n]) * scale;
-        }
-    }
+    for (int n = 0; n < N; n++)
+        store_rows(R, _mm256_load_si256((const __m256i*)acc[0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R >= 2 ? 1 : 0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R == 4 ? 2 : 0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R == 4 ? 3 : R >= 2 ? 1 : 0][n]), q_sum[n], w_scale / a[n],
+                   y + n * ldy);
 }
 
 #define BN_TM_TILE(R, N)                                                                                    \

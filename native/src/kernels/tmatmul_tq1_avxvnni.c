@@ -55,12 +55,7 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
         const float scale = w_scale / a[n];
         __m256i s[4];
         for (int r = 0; r < R; r++) s[r] = A == 2 ? _mm256_add_epi32(acc[0][r][n], acc[1][r][n]) : acc[0][r][n];
-        if (R == 4) {
-            const __m128i d = _mm_sub_epi32(hsum4(s[0], s[1], s[2], s[3]), _mm_set1_epi32(q_sum[n]));
-            _mm_storeu_ps(y + n * ldy, _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale)));
-        } else {
-            y[n * ldy] = (float)(int32_t)((uint32_t)hsum(s[0]) - (uint32_t)q_sum[n]) * scale;
-        }
+        store_rows(R, s[0], s[R == 4 ? 1 : 0], s[R == 4 ? 2 : 0], s[R == 4 ? 3 : 0], q_sum[n], scale, y + n * ldy);
     }
 }
 

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "kernels/tmatmul_x86.h"
+
 /* Word multipliers of vectors 5, 6, 7: for the even byte (m << 8) and the odd byte (m). */
 #define W8(m) (uint16_t)((m) << 8)
 static const _Alignas(32) uint16_t g_me[3][16] = {
@@ -18,18 +20,6 @@ static const _Alignas(32) uint16_t g_mo[3][16] = {{1, 1, 1, 1, 1, 1, 1, 1, 3, 3,
                                                   {9, 9, 9, 9, 9, 9, 9, 9, 27, 27, 27, 27, 27, 27, 27, 27},
                                                   {81, 81, 81, 81, 81, 81, 81, 81, 1, 1, 3, 3, 9, 9, 27, 27}};
 #undef W8
-
-BN_TM_INLINE __m128i hsum4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
-    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
-    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-}
-
-BN_TM_INLINE int32_t hsum(__m256i a) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
 
 /* The codes of bytes v (vodd = v & 0xFF00) for word multipliers me (even byte, m << 8) and mo (odd byte, m). */
 BN_TM_INLINE __m256i decode(__m256i v, __m256i vodd, __m256i me, __m256i mo, __m256i three) {
