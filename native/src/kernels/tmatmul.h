@@ -69,6 +69,21 @@ static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* con
 #  define BN_TM_PREFETCH(p) ((void)(p))
 #endif
 
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#  include <arm_neon.h>
+/* The end of a NEON tile for one token (tmatmul_neon.c, tmatmul_tq1_neon.c): y[i] = (float)(d_i - q_sum) * scale for
+ * i < R (R in {1, 4}), d_i the lane sum of a_i (kernels/tmatmul.c's finish(); with R == 1 only a0 is read). */
+BN_TM_INLINE void bn_tm_store_rows_neon(const int R, int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3,
+                                        int32_t q_sum, float scale, float* y) {
+    if (R == 4) {
+        const int32x4_t d = vsubq_s32(vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3)), vdupq_n_s32(q_sum));
+        vst1q_f32(y, vmulq_f32(vcvtq_f32_s32(d), vdupq_n_f32(scale)));
+    } else {
+        y[0] = (float)(int32_t)((uint32_t)vaddvq_s32(a0) - (uint32_t)q_sum) * scale;
+    }
+}
+#endif
+
 /* How far ahead of its reads a GEMV tile prefetches the weights, in bytes. A GEMV reads each weight once, so
  * when the matrix is not in cache its speed is set by how many cache lines are in flight; the out-of-order
  * window alone keeps ~30 (about half the read bandwidth of one core here). Rows are contiguous and tiles walk

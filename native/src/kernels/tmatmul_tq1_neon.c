@@ -44,17 +44,9 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
             for (int n = 0; n < N; n++) acc[r][n] = vpadalq_s16(vpadalq_s16(acc[r][n], lo[n]), hi[n]);
         }
     }
-    for (int n = 0; n < N; n++) {
-        const float scale = w_scale / a[n];
-        if (R == 4) {
-            const int32x4_t s = vpaddq_s32(vpaddq_s32(acc[0][n], acc[1][n]), vpaddq_s32(acc[2][n], acc[3][n]));
-            const int32x4_t d = vsubq_s32(s, vdupq_n_s32(q_sum[n]));
-            vst1q_f32(y + n * ldy, vmulq_f32(vcvtq_f32_s32(d), vdupq_n_f32(scale)));
-        } else {
-            for (int r = 0; r < R; r++)
-                y[n * ldy + r] = (float)(int32_t)((uint32_t)vaddvq_s32(acc[r][n]) - (uint32_t)q_sum[n]) * scale;
-        }
-    }
+    for (int n = 0; n < N; n++)
+        bn_tm_store_rows_neon(R, acc[0][n], acc[R == 4 ? 1 : 0][n], acc[R == 4 ? 2 : 0][n], acc[R == 4 ? 3 : 0][n],
+                              q_sum[n], w_scale / a[n], y + n * ldy);
 }
 
 #define BN_TM_TILE(R, N)                                                                                    \
