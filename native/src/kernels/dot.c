@@ -44,16 +44,6 @@ float bn_dot_q8_0_scalar(const float* x, const void* y, int64_t n) {
     return s;
 }
 
-/* The 6-bit code of element e (0..255) of a block_q6_K, minus 32. */
-static int q6_code(const uint8_t* blk, int e) {
-    const uint8_t* ql = blk + BN_Q6_K_QL + (e / 128) * 64;
-    const uint8_t* qh = blk + BN_Q6_K_QH + (e / 128) * 32;
-    const int l = e % 32, k = (e % 128) / 32; /* k-th quarter of the half */
-    const int lo = (k & 1) ? ql[l + 32] : ql[l];
-    const int lo4 = (k & 2) ? lo >> 4 : lo & 0xF;
-    return (lo4 | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;
-}
-
 // x (n), y (n/256 block_q6_K) -> sum; w = (d * scales[e/16]) * code
 float bn_dot_q6_k_scalar(const float* x, const void* y, int64_t n) {
     const uint8_t* b = (const uint8_t*)y;
@@ -61,7 +51,7 @@ float bn_dot_q6_k_scalar(const float* x, const void* y, int64_t n) {
     for (int64_t i = 0; i < n; i += BN_Q6_K_BLOCK, b += BN_Q6_K_BYTES) {
         const float d = bn_fp16_to_fp32(load_u16(b + BN_Q6_K_D));
         const int8_t* sc = (const int8_t*)(b + BN_Q6_K_SCALES);
-        for (int e = 0; e < BN_Q6_K_BLOCK; e++) s += x[i + e] * ((d * (float)sc[e / 16]) * (float)q6_code(b, e));
+        for (int e = 0; e < BN_Q6_K_BLOCK; e++) s += x[i + e] * ((d * (float)sc[e / 16]) * (float)(bn_q6_k_code(b, e) - 32));
     }
     return s;
 }

@@ -39,17 +39,6 @@ int bn_quantize_row_q8_k(const float* x, int64_t n, bn_block_q8_k* y) {
     return 0;
 }
 
-/* The unsigned 6-bit code (0..63) of element e (0..255) of a block_q6_K: the low 4 bits from ql, the high 2
- * from qh (ggml's dequantize_row_q6_K layout; dot.c's q6_code is this minus 32). */
-static int q6_code_u(const uint8_t* blk, int e) {
-    const uint8_t* ql = blk + BN_Q6_K_QL + (e / 128) * 64;
-    const uint8_t* qh = blk + BN_Q6_K_QH + (e / 128) * 32;
-    const int l = e % 32, k = (e % 128) / 32;
-    const int lo = (k & 1) ? ql[l + 32] : ql[l];
-    const int lo4 = (k & 2) ? lo >> 4 : lo & 0xF;
-    return lo4 | (((qh[l] >> (2 * k)) & 3) << 4);
-}
-
 // w (n/256 block_q6_K), q (n/256 Q8_K) -> sum over blocks of (d6 * d8) * isum
 float bn_dot_q6_k_q8_k_scalar(const void* w, const bn_block_q8_k* q, int64_t n) {
     const uint8_t* b = (const uint8_t*)w;
@@ -59,7 +48,7 @@ float bn_dot_q6_k_q8_k_scalar(const void* w, const bn_block_q8_k* q, int64_t n) 
         int32_t isum = 0;
         for (int k = 0; k < 16; k++) {
             int32_t dot = 0;
-            for (int l = 0; l < 16; l++) dot += (q6_code_u(b, 16 * k + l) - 32) * q->qs[16 * k + l];
+            for (int l = 0; l < 16; l++) dot += (bn_q6_k_code(b, 16 * k + l) - 32) * q->qs[16 * k + l];
             isum += sc[k] * dot;
         }
         uint16_t dh;

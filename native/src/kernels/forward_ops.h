@@ -90,6 +90,17 @@ typedef bn_dot_blocks_fn bn_dot_q4_k_fn;
 #define BN_Q4_K_SCALES 4
 #define BN_Q4_K_QS 16
 
+/* The unsigned 6-bit code (0..63) of element e (0..255) of a block_q6_K (ggml's dequantize_row_q6_K layout): the low
+ * 4 bits from ql, the high 2 from qh; the weight is d * scales[e / 16] * (code - 32). */
+static inline int bn_q6_k_code(const uint8_t* blk, int e) {
+    const uint8_t* ql = blk + BN_Q6_K_QL + (e / 128) * 64;
+    const uint8_t* qh = blk + BN_Q6_K_QH + (e / 128) * 32;
+    const int l = e % 32, k = (e % 128) / 32; /* k-th quarter of the half */
+    const int lo = (k & 1) ? ql[l + 32] : ql[l];
+    const int lo4 = (k & 2) ? lo >> 4 : lo & 0xF;
+    return lo4 | (((qh[l] >> (2 * k)) & 3) << 4);
+}
+
 /* Sub-block j (0..7) of a block_q4_K's packed 6-bit scale and min (ggml's get_scale_min_k4). */
 static inline void bn_q4_k_scale_min(int j, const uint8_t* scales, int* sc, int* m) {
     if (j < 4) {
