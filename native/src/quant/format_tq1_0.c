@@ -6,26 +6,17 @@
  *   qs[m],      m = 0..31: weights m + 32n,        n = 0..4  (weights 0..159)
  *   qs[32 + m], m = 0..15: weights 160 + m + 16n,  n = 0..4  (weights 160..239)
  *   qh[j],      j = 0..3:  weights 240 + j + 4n,   n = 0..3  (weights 240..255) */
+#include "kernels/kernels.h"
 #include "quant/format_tq.h"
 
 #define TQ1_BYTES 54
 
-static const struct segment {
-    int byte0, bytes, weight0, stride, trits;
-} g_segments[3] = {{0, 32, 0, 32, 5}, {32, 16, 160, 16, 5}, {48, 4, 240, 4, 4}};
-
-static const uint8_t g_pow3[5] = {1, 3, 9, 27, 81};
-
+/* The trit codec of a block (qs and qh; kernels/tmatmul_tq1.c, which the TQ1 matmul layout shares) works on the
+ * unsigned fields t = code + 1. */
 static void encode_block(const int8_t* q, uint16_t d, uint8_t* out) {
-    for (int s = 0; s < 3; s++) {
-        const struct segment* g = &g_segments[s];
-        for (int k = 0; k < g->bytes; k++) {
-            unsigned v = 0;
-            for (int n = 0; n < 5; n++) /* a 4-trit byte ends in a 0 trit: the "times 3" */
-                v = v * 3u + (n < g->trits ? bn_field_from_code(q[g->weight0 + k + g->stride * n]) : 0u);
-            out[g->byte0 + k] = (uint8_t)((v * 256u + 242u) / 243u);
-        }
-    }
+    uint8_t t[BN_TQ_BLOCK];
+    for (int i = 0; i < BN_TQ_BLOCK; i++) t[i] = bn_field_from_code(q[i]);
+    bn_tq1_encode_block(t, out);
     bn_tq_put_d(out + 52, d);
 }
 
@@ -42,14 +33,9 @@ static bn_status unpack(const char* fn, const uint8_t* src, int64_t rows, int64_
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t* in = src + b * TQ1_BYTES;
         int8_t* q = codes + b * BN_TQ_BLOCK;
-        for (int s = 0; s < 3; s++) {
-            const struct segment* g = &g_segments[s];
-            for (int k = 0; k < g->bytes; k++)
-                for (int n = 0; n < g->trits; n++) {
-                    const uint8_t shifted = (uint8_t)(in[g->byte0 + k] * g_pow3[n]);
-                    q[g->weight0 + k + g->stride * n] = bn_code_from_field((uint8_t)((shifted * 3u) >> 8));
-                }
-        }
+        uint8_t t[BN_TQ_BLOCK];
+        bn_tq1_decode_block(in, t);
+        for (int i = 0; i < BN_TQ_BLOCK; i++) q[i] = bn_code_from_field(t[i]);
         bn_status st = bn_tq_unpack_d(fn, "TQ1_0", in + 52, b, &scales[b]);
         if (st != BN_OK) return st;
     }
