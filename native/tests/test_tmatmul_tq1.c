@@ -557,9 +557,9 @@ BN_TEST(bad_arguments_fail_with_a_message) {
     /* pointers, layouts, scales */
     BN_CHECK_STATUS(bn_tmatmul_i8(L, NULL, 8, 256, 1.0f, p.q, p.a, p.qs, 2, y, NULL), BN_ERR_INVALID_ARGUMENT);
     BN_CHECK_STATUS(bn_tmatmul_i8(L, p.tq1, 8, 256, NAN, p.q, p.a, p.qs, 2, y, NULL), BN_ERR_NUMERIC);
-    BN_CHECK_STATUS(bn_tmatmul_i8((bn_tlayout)2, p.tq1, 8, 256, 1.0f, p.q, p.a, p.qs, 2, y, NULL),
+    BN_CHECK_STATUS(bn_tmatmul_i8((bn_tlayout)9, p.tq1, 8, 256, 1.0f, p.q, p.a, p.qs, 2, y, NULL),
                     BN_ERR_INVALID_ARGUMENT);
-    BN_CHECK(strstr(bn_last_error(), "unknown layout 2") != NULL);
+    BN_CHECK(strstr(bn_last_error(), "unknown layout 9") != NULL);
     const float bad_a[2] = {1.0f, 0.0f};
     BN_CHECK_STATUS(bn_tmatmul_i8(L, p.tq1, 8, 256, 1.0f, p.q, bad_a, p.qs, 2, y, NULL), BN_ERR_NUMERIC);
     BN_CHECK_OK(bn_tmatmul_i8(L, NULL, 0, 256, 1.0f, NULL, NULL, NULL, 2, NULL, NULL));

@@ -1,7 +1,7 @@
 /* bitnet-bench icount: exact instruction counts of one kernel call per variant, for comparisons free of timing noise.
  *
  *   bitnet-icount -- bitnet-bench icount [--variants scalar,avx2,...] [--ops gemv,gemm,q6k] [--tokens T]
- *                                        [--q6k-rows R] [--full] [--layout i2s|tq1] [--rows M]
+ *                                        [--q6k-rows R] [--full] [--layout i2s|tq1|x4] [--rows M]
  *                                                                     (bench/icount.sh runs it, prints the table)
  *
  * For every kernel variant this CPU runs (dispatch restricted with bn_cpu_set_enabled, as bitnet-bench matmul does),
@@ -11,7 +11,8 @@
  *   q6k    bn_lm_head over R = 16 rows of a Q6_K table with C = 2560, T = 1 (the whole call: the LM head's
  *          Q6_K kernel, dot_q6_k_q8_k or dot_q6_k, and whatever the call does once per h)
  * --layout tq1 takes the same calls over TQ1 rows (random bytes: every byte decodes; the kernels have no branches on
- * weight values), --rows M another number of rows (a multiple of 8; K stays 2560). Both the default: as above.
+ * weight values), --layout x4 over BN_TLAYOUT_I2S_X4 rows, --rows M another number of rows (a multiple of 8; K stays
+ * 2560). Both the default: as above.
  * Each call runs on one thread (pool NULL: the job runs inline on the calling thread, the one the tracer steps), each after one
  * untraced warm-up call, between the marks of icount.h.
  *
@@ -293,7 +294,7 @@ static void run_variant(const options* o, const bn_bench_variant* v, const input
     char label[BN_ICOUNT_LABEL_MAX], opname[64], how[160];
     const int scalar = strcmp(v->name, "scalar") == 0;
     const int tq1 = g_layout == BN_TLAYOUT_TQ1;
-    const char* lname = tq1 ? "TQ1 " : "";
+    const char* lname = tq1 ? "TQ1 " : g_layout == BN_TLAYOUT_I2S_X4 ? "I2S_X4 " : "";
     if (listed(o->ops, "gemv")) {
         snprintf(opname, sizeof opname, "%sGEMV %" PRId64 "x%d, T = 1", lname, g_M, DIM);
         uint64_t n;
@@ -335,7 +336,7 @@ static void run_variant(const options* o, const bn_bench_variant* v, const input
 static void usage(FILE* f) {
     fprintf(f, "usage: bitnet-icount -- bitnet-bench icount [--variants scalar,avx2,...] [--ops gemv,gemm,q6k]\n"
                "                                            [--tokens T] [--q6k-rows R] [--full]\n"
-               "                                            [--layout i2s|tq1] [--rows M (a multiple of 8)]\n"
+               "                                            [--layout i2s|tq1|x4] [--rows M (a multiple of 8)]\n"
                "Without bitnet-icount the calls run unmarked, each bracketed by CALLGRIND_TOGGLE_COLLECT (valgrind\n"
                "--tool=callgrind --collect-atstart=no counts them; --ops empty counts the bracket alone).\n");
 }
@@ -355,8 +356,9 @@ int bn_bench_icount(int argc, char** argv) {
         else if (!strcmp(a, "--layout") && v) {
             if (!strcmp(v, "i2s")) g_layout = BN_TLAYOUT_I2S;
             else if (!strcmp(v, "tq1")) g_layout = BN_TLAYOUT_TQ1;
+            else if (!strcmp(v, "x4")) g_layout = BN_TLAYOUT_I2S_X4;
             else {
-                fprintf(stderr, "bitnet-bench icount: --layout wants i2s or tq1, not '%s'\n", v);
+                fprintf(stderr, "bitnet-bench icount: --layout wants i2s, tq1 or x4, not '%s'\n", v);
                 return 2;
             }
             i++;

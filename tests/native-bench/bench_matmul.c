@@ -11,9 +11,10 @@
  *            Reported: median time per call, weight bytes per second and its share of the measured bandwidth
  *            (the bandwidth floor of CLI.md), GOPS (2 * M * K * T / time) for GEMM, and one line per streaming
  *            sweep over the whole model.
- *            --layout picks the weight layout: i2_s (the default, the tables as before), tq1 (ggml's TQ1_0 blocks
- *            read in place, 54 bytes per 256 weights: weight GB/s counts those bytes) or both (one set of tables
- *            per layout, for comparing them on the same run).
+ *            --layout picks the weight layouts, a comma list: i2_s (the default, the tables as before), tq1 (ggml's
+ *            TQ1_0 blocks read in place, 54 bytes per 256 weights: weight GB/s counts those bytes), x4 (I2_S blocks
+ *            with groups of 4 rows interleaved, BN_TLAYOUT_I2S_X4), both (i2_s,tq1) or all; one set of tables per
+ *            layout, for comparing them on the same run.
  * Markdown by default, --json for a machine-readable document. Only the public C API is used. */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #  define _POSIX_C_SOURCE 200809L
@@ -118,11 +119,32 @@ typedef struct options {
     int do_gemv, do_gemm, do_resident, do_streaming;
     int scalar_streaming_gemm; /* the scalar GEMM over the whole model takes minutes: off unless asked */
     const char* only;          /* comma-separated variant names, NULL = all */
-    int layouts;               /* bit 0: I2_S, bit 1: TQ1 */
+    int layouts;               /* bit l: bn_tlayout l */
 } options;
 
 #define LAYOUT_BIT(l) (1 << (int)(l))
-static const char* layout_name(bn_tlayout l) { return l == BN_TLAYOUT_TQ1 ? "tq1" : "i2_s"; }
+#define N_LAYOUTS 3
+static const char* layout_name(bn_tlayout l) {
+    return l == BN_TLAYOUT_TQ1 ? "tq1" : l == BN_TLAYOUT_I2S_X4 ? "x4" : "i2_s";
+}
+
+/* "i2_s,x4" -> the layouts' bits; 0 for a name it does not know. */
+static int parse_layouts(const char* v) {
+    int bits = 0;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char* t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        if (strcmp(t, "both") == 0) bits |= LAYOUT_BIT(BN_TLAYOUT_I2S) | LAYOUT_BIT(BN_TLAYOUT_TQ1);
+        else if (strcmp(t, "all") == 0) bits |= (1 << N_LAYOUTS) - 1;
+        else {
+            int found = 0;
+            for (int l = 0; l < N_LAYOUTS; l++)
+                if (strcmp(t, layout_name((bn_tlayout)l)) == 0) bits |= LAYOUT_BIT(l), found = 1;
+            if (!found) return 0;
+        }
+    }
+    return bits;
+}
 
 static int parse_threads(const char* s, options* o) {
     o->n_threads = 0;
@@ -142,7 +164,7 @@ static void usage_matmul(FILE* to) {
             "usage: bitnet-bench matmul [--json] [--threads 1,2] [--reps N] [--sweeps N] [--layers N]\n"
             "                           [--tokens T] [--stream-mib N] [--variants avx2,avx512,...]\n"
             "                           [--gemv-only | --gemm-only] [--resident-only | --streaming-only]\n"
-            "                           [--scalar-streaming-gemm] [--quick] [--layout i2_s|tq1|both]\n");
+            "                           [--scalar-streaming-gemm] [--quick] [--layout i2_s,tq1,x4|both|all]\n");
 }
 
 /* 1: parsed; 0: a bad option (message printed); -1: --help. */
@@ -188,11 +210,9 @@ static int parse(int argc, char** argv, options* o, int for_stream) {
             o->only = v;
         } else if (strcmp(a, "--layout") == 0) {
             NEED_VALUE();
-            if (strcmp(v, "i2_s") == 0) o->layouts = LAYOUT_BIT(BN_TLAYOUT_I2S);
-            else if (strcmp(v, "tq1") == 0) o->layouts = LAYOUT_BIT(BN_TLAYOUT_TQ1);
-            else if (strcmp(v, "both") == 0) o->layouts = LAYOUT_BIT(BN_TLAYOUT_I2S) | LAYOUT_BIT(BN_TLAYOUT_TQ1);
-            else {
-                fprintf(stderr, "--layout wants i2_s, tq1 or both\n");
+            o->layouts = parse_layouts(v);
+            if (o->layouts == 0) {
+                fprintf(stderr, "--layout wants a comma list of i2_s, tq1, x4, both, all\n");
                 return 0;
             }
         } else if (strcmp(a, "--gemv-only") == 0) o->do_gemm = 0;
@@ -352,9 +372,11 @@ static const char* impl_of(const char* op) {
 static int select_variant(const bn_bench_variant* v, bn_tlayout layout) {
     if ((bn_cpu_features() & v->mask) != v->mask) return 0;
     bn_cpu_set_enabled(v->mask);
-    const int tq1 = layout == BN_TLAYOUT_TQ1;
-    return strcmp(impl_of(tq1 ? "tmatmul_tq1_gemv" : "tmatmul_i2_gemv"), v->name) == 0 &&
-           strcmp(impl_of(tq1 ? "tmatmul_tq1_gemm" : "tmatmul_i2_gemm"), v->name) == 0;
+    const char* op = layout == BN_TLAYOUT_TQ1 ? "tq1" : layout == BN_TLAYOUT_I2S_X4 ? "x4" : "i2";
+    char gemv[32], gemm[32];
+    snprintf(gemv, sizeof gemv, "tmatmul_%s_gemv", op);
+    snprintf(gemm, sizeof gemm, "tmatmul_%s_gemm", op);
+    return strcmp(impl_of(gemv), v->name) == 0 && strcmp(impl_of(gemm), v->name) == 0;
 }
 
 /* Packed bytes of an M x K matrix in the layout. */
@@ -546,24 +568,39 @@ static void run_streaming(const options* o, bn_tlayout layout, const bn_bench_va
 
 /* ---- output ------------------------------------------------------------------------------------------- */
 
+/* "I2_S", "I2_S and TQ1", ... for the layouts of o (upper case), or "i2_s,tq1" (JSON). */
+static const char* layouts_text(const options* o, int json) {
+    static char buf[64];
+    static const char* upper[N_LAYOUTS] = {"I2_S", "TQ1", "I2S_X4"};
+    buf[0] = 0;
+    int n = 0;
+    for (int l = 0; l < N_LAYOUTS; l++)
+        if (o->layouts & LAYOUT_BIT(l)) {
+            const size_t len = strlen(buf);
+            snprintf(buf + len, sizeof buf - len, "%s%s", n++ ? (json ? "," : " and ") : "",
+                     json ? layout_name((bn_tlayout)l) : upper[l]);
+        }
+    return buf;
+}
+
 static void print_markdown(const options* o, const double* bws, const double* bw_best) {
-    const int both = o->layouts == (LAYOUT_BIT(BN_TLAYOUT_I2S) | LAYOUT_BIT(BN_TLAYOUT_TQ1));
-    printf("## Ternary matmul (%s), %s\n\n",
-           both ? "I2_S and TQ1" : o->layouts == LAYOUT_BIT(BN_TLAYOUT_TQ1) ? "TQ1" : "I2_S", bn_cpu_name());
+    printf("## Ternary matmul (%s), %s\n\n", layouts_text(o, 0), bn_cpu_name());
     printf("Read bandwidth (STREAM-style sum over %d MiB with %s, median of %d):\n\n", o->stream_mib, g_read_name,
            o->reps);
     printf("| threads | GB/s | best GB/s |\n|---:|---:|---:|\n");
     for (int i = 0; i < o->n_threads; i++) printf("| %d | %.1f | %.1f |\n", o->threads[i], bws[i], bw_best[i]);
-    for (int tab = 0; tab < 4; tab++) {
+    for (int tab = 0; tab < 2 * N_LAYOUTS; tab++) {
         const int op = tab % 2;
-        const bn_tlayout layout = tab < 2 ? BN_TLAYOUT_I2S : BN_TLAYOUT_TQ1;
+        const bn_tlayout layout = (bn_tlayout)(tab / 2);
         const char* opname = op == 0 ? "gemv" : "gemm";
         int any = 0;
         for (int i = 0; i < g_n_results; i++)
             any |= strcmp(g_results[i].op, opname) == 0 && g_results[i].layout == layout;
         if (!any) continue;
         /* the I2_S tables keep their titles (bench/compare.sh reads them); TQ1's say so */
-        const char* which = layout == BN_TLAYOUT_TQ1 ? ", TQ1 layout (ggml TQ1_0 blocks read in place)" : "";
+        const char* which = layout == BN_TLAYOUT_TQ1      ? ", TQ1 layout (ggml TQ1_0 blocks read in place)"
+                            : layout == BN_TLAYOUT_I2S_X4 ? ", I2S_X4 layout (I2_S, groups of 4 rows interleaved)"
+                                                          : "";
         if (op == 0)
             printf("\nGEMV (T = 1)%s: median time per call; weight GB/s = packed bytes / time; %% of the measured read "
                    "bandwidth at the same thread count.\n\n"
@@ -596,9 +633,8 @@ static void print_markdown(const options* o, const double* bws, const double* bw
 static void print_json(const options* o, const double* bws, const double* bw_best) {
     printf("{\n  \"cpu\": ");
     bn_bench_json_string(bn_cpu_name());
-    const int both = o->layouts == (LAYOUT_BIT(BN_TLAYOUT_I2S) | LAYOUT_BIT(BN_TLAYOUT_TQ1));
     printf(",\n  \"layout\": \"%s\",\n  \"stream_mib\": %d,\n  \"stream_loads\": \"%s\",\n  \"bandwidth\": [",
-           both ? "both" : o->layouts == LAYOUT_BIT(BN_TLAYOUT_TQ1) ? "tq1" : "i2_s", o->stream_mib, g_read_name);
+           layouts_text(o, 1), o->stream_mib, g_read_name);
     for (int i = 0; i < o->n_threads; i++)
         printf("%s{\"threads\": %d, \"gbps\": %.3f, \"best_gbps\": %.3f}", i ? ", " : "", o->threads[i], bws[i],
                bw_best[i]);
@@ -669,8 +705,8 @@ int bn_bench_matmul(int argc, char** argv) {
     }
     const int n_mats = LAYER_MATS * o.layers;
     const uint64_t saved = bn_cpu_features_enabled();
-    for (int l = 0; l < 2; l++) {
-        const bn_tlayout layout = l == 0 ? BN_TLAYOUT_I2S : BN_TLAYOUT_TQ1;
+    for (int l = 0; l < N_LAYOUTS; l++) {
+        const bn_tlayout layout = (bn_tlayout)l;
         if (!(o.layouts & LAYOUT_BIT(layout))) continue;
         /* the streaming model: 7 matrices per layer, each its own allocation, in call order (one layout at a time) */
         uint8_t** mats = NULL;

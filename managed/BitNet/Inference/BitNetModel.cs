@@ -45,6 +45,9 @@ public sealed class BitNetModel : IDisposable
     /// TQ1_0 (the native kernels read both layouts as stored).</summary>
     public int MappedProjections { get; private set; }
 
+    /// <summary>Projections whose rows were interleaved for this CPU's kernels at load (BnTlayout.I2sX4).</summary>
+    public int InterleavedProjections { get; private set; }
+
     internal ModelHandle Handle => _handle;
 
     /// <summary>Opens <paramref name="path"/> (a Hugging Face folder or a GGUF file, CLI.md "Models") and builds the
@@ -163,6 +166,19 @@ public sealed class BitNetModel : IDisposable
         fixed (byte* p = mapped) NativeMethods.bn_mapping_release(p, (nuint)mapped.Length);
     }
 
+    // Rewrites an I2_S copy in place into the layout the native kernels prefer for its shape (I2S_X4 on x86: groups
+    // of 4 rows interleaved so that a GEMV reads its weights in address order) and returns that layout.
+    private unsafe BnTlayout PreferredLayout(NativeBuffer<byte> i2s, long rows, long cols)
+    {
+        BnTlayout preferred;
+        BitNetException.Check(NativeMethods.bn_tmatmul_preferred_layout(rows, cols, &preferred));
+        if (preferred == BnTlayout.I2s) return BnTlayout.I2s;
+        fixed (byte* w = i2s.Span)
+            BitNetException.Check(NativeMethods.bn_tmatmul_relayout(BnTlayout.I2s, preferred, w, rows, cols));
+        InterleavedProjections++;
+        return preferred;
+    }
+
     private T Keep<T>(T buffer) where T : IDisposable
     {
         _buffers.Add(buffer);
@@ -198,9 +214,12 @@ public sealed class BitNetModel : IDisposable
                 else
                 {
                     // one pass over the stored bytes that also checks them (a TQ tensor's block d) and settles t.Scale
-                    bytes = Keep(t.ConvertTo(PackedFormat.I2SX86, pool)).Span;
+                    NativeBuffer<byte> converted = Keep(t.ConvertTo(PackedFormat.I2SX86, pool));
+                    bytes = converted.Span;
                     ConvertedProjections++;
                     ReleaseMapped(t.PackedBytes);
+                    // our own copy, so it can take the row order this CPU's kernels stream fastest (same results)
+                    layout = PreferredLayout(converted, t.Rows, t.Cols);
                 }
                 fixed (byte* w = bytes)
                 {

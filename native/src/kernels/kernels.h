@@ -33,6 +33,11 @@ typedef void bn_tmatmul_i2_gemm_fn(const uint8_t* w, int64_t K, int64_t r0, int6
                                    const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
                                    int64_t ldy);
 
+/* The same over BN_TLAYOUT_I2S_X4 (I2_S blocks, groups of 4 rows interleaved in 64-byte runs; K % 256 == 0,
+ * r0 % 4 == 0 and r1 % 4 == 0): the same y bit for bit as the I2_S kernels give for the same codes. */
+typedef bn_tmatmul_i2_gemv_fn bn_tmatmul_x4_gemv_fn;
+typedef bn_tmatmul_i2_gemm_fn bn_tmatmul_x4_gemm_fn;
+
 /* The same over the TQ1 layout (ggml's block_tq1_0 rows; kernels/tmatmul_tq1.c documents it): w is (M, K/256)
  * blocks of BN_TQ1_BLOCK_BYTES, K a multiple of 256, and y is the same float bit for bit as the I2_S kernels give
  * for the same ternary matrix (the blocks' d is not read). */
@@ -93,6 +98,8 @@ typedef void bn_quantize_ternary_fn(const float* x, int64_t n, float s, int8_t* 
     X(abs_max_f32) \
     X(tmatmul_i2_gemv) \
     X(tmatmul_i2_gemm) \
+    X(tmatmul_x4_gemv) \
+    X(tmatmul_x4_gemm) \
     X(tmatmul_tq1_gemv) \
     X(tmatmul_tq1_gemm) \
     X(quantize_act_i8) \
@@ -156,6 +163,11 @@ BN_QUANTIZE_VARIANT_DECL(neon)
     void bn_tmatmul_i2_gemv_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
                                   int32_t q_sum, float a, float w_scale, float* y);                             \
     void bn_tmatmul_i2_gemm_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
+                                  const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,    \
+                                  int64_t ldy);                                                                 \
+    void bn_tmatmul_x4_gemv_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
+                                  int32_t q_sum, float a, float w_scale, float* y);                             \
+    void bn_tmatmul_x4_gemm_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
                                   const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,    \
                                   int64_t ldy);
 BN_TMATMUL_VARIANT_DECL(scalar)

@@ -16,10 +16,20 @@
  * per token and the product one float multiplication, so every variant rounds identically.
  *
  * BN_TLAYOUT_TQ1 (ggml's TQ1_0 rows, K % 256 == 0) has its own kernels (kernels/tmatmul_tq1*.c) with the same
- * arithmetic; the checks, pack/unpack entry points and threading below serve both layouts. */
+ * arithmetic; the checks, pack/unpack entry points and threading below serve every layout.
+ *
+ * BN_TLAYOUT_I2S_X4 holds I2_S's blocks with each group of 4 rows interleaved in 64-byte runs (two blocks): the
+ * 64 bytes at 64c of row r are at (r/4)*K + 256c + 64*(r%4) (i2_block() below). K % 256 == 0, M % 4 == 0. The
+ * vector files run their I2_S tiles over it with bn_tm_block() addressing (kernels/tmatmul.h). Why: a GEMV tile of
+ * 4 rows then reads its weights in address order, one stream per thread, and from DRAM that measured 88-98% of
+ * the read bandwidth on Zen 5 (2560x2560 to 6912x2560, 1 and 2 threads) where the same tiles over I2_S rows, whose
+ * 4-8 rows are K/4 bytes apart, measured 67-80%: the hardware prefetchers follow one ascending stream better than
+ * several strided ones, and software prefetch (any distance, to L1 or L2, along rows or along addresses) did not
+ * close that gap. */
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -33,12 +43,20 @@
 
 /* ---- scalar reference ------------------------------------------------------------------------------- */
 
-/* sum_k c[k] * q[k] over one I2_S row of K weights. */
-static int32_t dot_codes_i2(const uint8_t* w, const int8_t* q, int64_t K) {
+/* Byte offset of I2_S block b (weights 128b..128b+127) of row r of an M x K matrix: row-major (x4 == 0) or
+ * BN_TLAYOUT_I2S_X4 (x4 == 1). */
+static int64_t i2_block(int64_t K, int64_t r, int64_t b, int x4) {
+    if (!x4) return r * (K / 4) + 32 * b;
+    return (r / 4) * K + 256 * (b / 2) + 64 * (r % 4) + 32 * (b % 2);
+}
+
+/* sum_k c[k] * q[k] over row r of K weights. */
+static int32_t dot_codes_i2(const uint8_t* w, int64_t r, const int8_t* q, int64_t K, int x4) {
     int32_t acc = 0;
-    for (int64_t b = 0; b < K; b += BN_TM_BLOCK, w += 32, q += BN_TM_BLOCK) {
+    for (int64_t b = 0; b < K / BN_TM_BLOCK; b++, q += BN_TM_BLOCK) {
+        const uint8_t* p = w + i2_block(K, r, b, x4);
         for (int j = 0; j < 32; j++) {
-            const int32_t x = w[j];
+            const int32_t x = p[j];
             acc += (x >> 6) * q[j] + ((x >> 4) & 3) * q[32 + j] + ((x >> 2) & 3) * q[64 + j] + (x & 3) * q[96 + j];
         }
     }
@@ -49,20 +67,35 @@ static float finish(int32_t dot, int32_t q_sum, float scale) {
     return (float)(int32_t)((uint32_t)dot - (uint32_t)q_sum) * scale;
 }
 
+static void gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, const int32_t* q_sum,
+                        const float* a, float w_scale, int64_t T, float* y, int64_t ldy, int x4) {
+    for (int64_t t = 0; t < T; t++) {
+        const float scale = w_scale / a[t];
+        for (int64_t r = r0; r < r1; r++)
+            y[t * ldy + r] = finish(dot_codes_i2(w, r, q + t * K, K, x4), q_sum[t], scale);
+    }
+}
+
 void bn_tmatmul_i2_gemv_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                                int32_t q_sum, float a, float w_scale, float* y) {
-    const float scale = w_scale / a;
-    for (int64_t r = r0; r < r1; r++) y[r] = finish(dot_codes_i2(w + r * (K / 4), q, K), q_sum, scale);
+    gemm_scalar(w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
 }
 
 void bn_tmatmul_i2_gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                                const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
                                int64_t ldy) {
-    for (int64_t t = 0; t < T; t++) {
-        const float scale = w_scale / a[t];
-        for (int64_t r = r0; r < r1; r++)
-            y[t * ldy + r] = finish(dot_codes_i2(w + r * (K / 4), q + t * K, K), q_sum[t], scale);
-    }
+    gemm_scalar(w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
+}
+
+void bn_tmatmul_x4_gemv_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                               int32_t q_sum, float a, float w_scale, float* y) {
+    gemm_scalar(w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 1);
+}
+
+void bn_tmatmul_x4_gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                               const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                               int64_t ldy) {
+    gemm_scalar(w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
 }
 
 void bn_install_tmatmul_scalar(bn_kernel_table* t) {
@@ -70,30 +103,42 @@ void bn_install_tmatmul_scalar(bn_kernel_table* t) {
     t->tmatmul_i2_gemv_impl = "scalar";
     t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_scalar;
     t->tmatmul_i2_gemm_impl = "scalar";
+    t->tmatmul_x4_gemv = bn_tmatmul_x4_gemv_scalar;
+    t->tmatmul_x4_gemv_impl = "scalar";
+    t->tmatmul_x4_gemm = bn_tmatmul_x4_gemm_scalar;
+    t->tmatmul_x4_gemm_impl = "scalar";
 }
 
 /* ---- shapes, pack, unpack --------------------------------------------------------------------------- */
 
 static bn_status check_layout(const char* fn, bn_tlayout layout) {
-    if (layout != BN_TLAYOUT_I2S && layout != BN_TLAYOUT_TQ1)
+    if (layout != BN_TLAYOUT_I2S && layout != BN_TLAYOUT_TQ1 && layout != BN_TLAYOUT_I2S_X4)
         return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: unknown layout %d", fn, (int)layout);
     return BN_OK;
 }
 
-/* Weights per block of a layout, and the bytes of one row of K weights. */
-static int64_t layout_block(bn_tlayout layout) { return layout == BN_TLAYOUT_TQ1 ? BN_TQ1_BLOCK : BN_TM_BLOCK; }
+/* Weights per block of a layout (for I2S_X4 the 256-weight run of a row that a group interleaves), and the bytes
+ * of one row of K weights. */
+static int64_t layout_block(bn_tlayout layout) { return layout == BN_TLAYOUT_I2S ? BN_TM_BLOCK : 256; }
+static const char* layout_name(bn_tlayout layout) {
+    return layout == BN_TLAYOUT_TQ1 ? "TQ1_0" : layout == BN_TLAYOUT_I2S_X4 ? "I2S_X4" : "I2_S";
+}
 static int64_t row_bytes(bn_tlayout layout, int64_t K) {
     return layout == BN_TLAYOUT_TQ1 ? BN_TQ1_ROW_BYTES(K) : K / 4;
 }
 
-/* rows >= 0; cols a positive multiple of the layout's block (128 for I2_S, 256 for TQ1), at most BN_TM_MAX_K;
- * rows * cols / 4 fits in size_t (a TQ1 row is smaller: 54 bytes per 256 weights). */
+/* rows >= 0 (a multiple of 4 for I2S_X4); cols a positive multiple of the layout's block (128 for I2_S, 256 for
+ * TQ1 and I2S_X4), at most BN_TM_MAX_K; rows * cols / 4 fits in size_t (a TQ1 row is smaller: 54 bytes per 256
+ * weights). */
 static bn_status check_matrix(const char* fn, bn_tlayout layout, int64_t rows, int64_t cols) {
     if (rows < 0) return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: rows (%lld) is negative", fn, (long long)rows);
     const int64_t block = layout_block(layout);
     if (cols <= 0 || cols % block != 0 || cols > BN_TM_MAX_K)
         return bn_fail(BN_ERR_SHAPE, "%s: K (%lld) must be a positive multiple of %d (the %s block), at most %d", fn,
-                       (long long)cols, (int)block, layout == BN_TLAYOUT_TQ1 ? "TQ1_0" : "I2_S", BN_TM_MAX_K);
+                       (long long)cols, (int)block, layout_name(layout), BN_TM_MAX_K);
+    if (layout == BN_TLAYOUT_I2S_X4 && rows % 4 != 0)
+        return bn_fail(BN_ERR_SHAPE, "%s: rows (%lld) must be a multiple of 4 (the I2S_X4 row group)", fn,
+                       (long long)rows);
     if ((uint64_t)rows > (uint64_t)(SIZE_MAX / 2) / (uint64_t)cols)
         return bn_fail(BN_ERR_SHAPE, "%s: %lld x %lld is too large", fn, (long long)rows, (long long)cols);
     return BN_OK;
@@ -126,10 +171,18 @@ static void pack_block_codes(const uint8_t* c, uint8_t* out) {
         out[j] = (uint8_t)(c[j] << 6 | c[32 + j] << 4 | c[64 + j] << 2 | c[96 + j]);
 }
 
-/* Block b of codes into the layout (I2_S: 128 codes, 32 bytes; TQ1: 256 codes, 54 bytes). */
-static void pack_block(bn_tlayout layout, const uint8_t* c, int64_t b, uint8_t* out) {
-    if (layout == BN_TLAYOUT_TQ1) bn_tq1_encode_block(c, out + b * BN_TQ1_BLOCK_BYTES);
-    else pack_block_codes(c, out + b * 32);
+/* The block of codes c of weights i.. (i a multiple of layout_block) of a matrix of `cols` columns into the layout
+ * (I2_S: 128 codes, 32 bytes; TQ1: 256 codes, 54 bytes; I2S_X4: 256 codes, two I2_S blocks in their group). */
+static void pack_block(bn_tlayout layout, const uint8_t* c, int64_t i, int64_t cols, uint8_t* out) {
+    if (layout == BN_TLAYOUT_TQ1) {
+        bn_tq1_encode_block(c, out + i / BN_TQ1_BLOCK * BN_TQ1_BLOCK_BYTES);
+    } else if (layout == BN_TLAYOUT_I2S_X4) {
+        uint8_t* p = out + i2_block(cols, i / cols, i % cols / BN_TM_BLOCK, 1);
+        pack_block_codes(c, p);
+        pack_block_codes(c + BN_TM_BLOCK, p + 32);
+    } else {
+        pack_block_codes(c, out + i / 4);
+    }
 }
 
 bn_status bn_tmatmul_pack_i8(bn_tlayout layout, const int8_t* w, int64_t rows, int64_t cols, uint8_t* out,
@@ -151,7 +204,7 @@ bn_status bn_tmatmul_pack_i8(bn_tlayout layout, const int8_t* w, int64_t rows, i
                                (long long)(i + k), (int)v, (long long)((i + k) / cols), (long long)((i + k) % cols));
             c[k] = (uint8_t)(v + 1);
         }
-        pack_block(layout, c, i / block, out);
+        pack_block(layout, c, i, cols, out);
     }
     return BN_OK;
 }
@@ -178,7 +231,7 @@ bn_status bn_tmatmul_pack_f32(bn_tlayout layout, const float* w, int64_t rows, i
                                (long long)(i + k), (double)v, (long long)((i + k) / cols),
                                (long long)((i + k) % cols));
         }
-        pack_block(layout, c, i / block, out);
+        pack_block(layout, c, i, cols, out);
     }
     return BN_OK;
 }
@@ -201,17 +254,63 @@ bn_status bn_tmatmul_unpack_i8(bn_tlayout layout, const uint8_t* packed, int64_t
         return BN_OK;
     }
     for (int64_t i = 0; i < n; i += BN_TM_BLOCK) {
-        const uint8_t* p = packed + i / 4;
+        const uint8_t* p = packed + i2_block(cols, i / cols, i % cols / BN_TM_BLOCK, layout == BN_TLAYOUT_I2S_X4);
         for (int j = 0; j < 32; j++) {
             for (int g = 0; g < 4; g++) {
                 const int c = (p[j] >> (6 - 2 * g)) & 3;
                 if (c == 3)
                     return bn_fail(BN_ERR_FORMAT, "bn_tmatmul_unpack_i8: byte %lld holds the unused code 3",
-                                   (long long)(i / 4 + j));
+                                   (long long)(p - packed + j));
                 out[i + 32 * g + j] = (int8_t)(c - 1);
             }
         }
     }
+    return BN_OK;
+}
+
+/* Group g (4 rows, K bytes at w + g*K) between I2_S rows and I2S_X4 order through tmp (K bytes). */
+static void relayout_group(uint8_t* g, int64_t K, int to_x4, uint8_t* tmp) {
+    memcpy(tmp, g, (size_t)K);
+    const int64_t row = K / 4;
+    for (int64_t r = 0; r < 4; r++)
+        for (int64_t c = 0; c < K / 256; c++) {
+            uint8_t* x4 = g + 256 * c + 64 * r;
+            uint8_t* rm = g + r * row + 64 * c;
+            if (to_x4) memcpy(x4, tmp + (rm - g), 64);
+            else memcpy(rm, tmp + (x4 - g), 64);
+        }
+}
+
+bn_status bn_tmatmul_relayout(bn_tlayout from, bn_tlayout to, uint8_t* w, int64_t rows, int64_t cols) {
+    static const char fn[] = "bn_tmatmul_relayout";
+    bn_status st = check_layout(fn, from);
+    if (st == BN_OK) st = check_layout(fn, to);
+    if (st == BN_OK) st = check_matrix(fn, from, rows, cols);
+    if (st == BN_OK) st = check_matrix(fn, to, rows, cols);
+    if (st != BN_OK) return st;
+    if (from == to || rows == 0) return BN_OK;
+    if (from == BN_TLAYOUT_TQ1 || to == BN_TLAYOUT_TQ1)
+        return bn_fail(BN_ERR_INVALID_ARGUMENT, "%s: %s and %s do not hold the same bytes (only I2_S <-> I2S_X4)", fn,
+                       layout_name(from), layout_name(to));
+    BN_REQUIRE_ARG(w != NULL, "%s: w must not be null", fn);
+    uint8_t* tmp = malloc((size_t)cols); /* one group: 4 rows of cols / 4 bytes */
+    if (tmp == NULL)
+        return bn_fail(BN_ERR_OUT_OF_MEMORY, "%s: no memory for one row group (%lld bytes)", fn, (long long)cols);
+    for (int64_t g = 0; g < rows / 4; g++) relayout_group(w + g * cols, cols, to == BN_TLAYOUT_I2S_X4, tmp);
+    free(tmp);
+    return BN_OK;
+}
+
+bn_status bn_tmatmul_preferred_layout(int64_t rows, int64_t cols, bn_tlayout* out) {
+    BN_REQUIRE_ARG(out != NULL, "bn_tmatmul_preferred_layout: out must not be null");
+    bn_status st = check_matrix("bn_tmatmul_preferred_layout", BN_TLAYOUT_I2S, rows, cols);
+    if (st != BN_OK) return st;
+    bn_kernels_init();
+    *out = BN_TLAYOUT_I2S;
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+    if (rows % 4 == 0 && cols % 256 == 0 && strcmp(bn_kernels.tmatmul_x4_gemv_impl, "scalar") != 0)
+        *out = BN_TLAYOUT_I2S_X4;
+#endif
     return BN_OK;
 }
 
@@ -288,8 +387,12 @@ static void tm_items(void* ctx, int64_t i0, int64_t i1, int32_t worker) {
 /* Runs a job whose matrices, activations and u_off are filled in. */
 static bn_status run_matmul(tm_job* job, bn_threadpool* pool) {
     bn_kernels_init();
-    job->gemv = job->layout == BN_TLAYOUT_TQ1 ? bn_kernels.tmatmul_tq1_gemv : bn_kernels.tmatmul_i2_gemv;
-    job->gemm = job->layout == BN_TLAYOUT_TQ1 ? bn_kernels.tmatmul_tq1_gemm : bn_kernels.tmatmul_i2_gemm;
+    job->gemv = job->layout == BN_TLAYOUT_TQ1      ? bn_kernels.tmatmul_tq1_gemv
+                : job->layout == BN_TLAYOUT_I2S_X4 ? bn_kernels.tmatmul_x4_gemv
+                                                   : bn_kernels.tmatmul_i2_gemv;
+    job->gemm = job->layout == BN_TLAYOUT_TQ1      ? bn_kernels.tmatmul_tq1_gemm
+                : job->layout == BN_TLAYOUT_I2S_X4 ? bn_kernels.tmatmul_x4_gemm
+                                                   : bn_kernels.tmatmul_i2_gemm;
     const int64_t units = job->u_off[job->n];
     if (units == 0) return BN_OK;
     /* A GEMV reads each weight once and is bound by memory: one contiguous range per thread keeps one prefetch

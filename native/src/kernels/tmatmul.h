@@ -19,12 +19,32 @@ typedef void bn_tm_tile_fn(const uint8_t* w, int64_t K, const int8_t* q, const i
 /* Activation bytes per panel: most of a 512 KiB-2 MiB L2, leaving room for the weights of a row range. */
 #define BN_TM_PANEL_BYTES (192 * 1024)
 
+#if defined(__GNUC__)
+#  define BN_TM_INLINE static inline __attribute__((always_inline))
+#else
+#  define BN_TM_INLINE static inline
+#endif
+
+/* Where row r starts: rows row_bytes apart (x4 == 0), or BN_TLAYOUT_I2S_X4 (x4 == 1: groups of 4 rows, K bytes
+ * each, whose rows' 64-byte runs alternate; row_bytes = K/4). A tile of R <= 4 rows that starts at a multiple of R
+ * stays inside one group. */
+BN_TM_INLINE const uint8_t* bn_tm_row(const uint8_t* w, int64_t row_bytes, int64_t r, const int x4) {
+    return x4 ? w + (r & ~(int64_t)3) * row_bytes + (r & 3) * 64 : w + r * row_bytes;
+}
+
+/* The 32-byte I2_S block of weights k..k+127 (k % 128 == 0) of row i of a tile whose row 0 starts at w: rows
+ * row_bytes apart, or (x4) 64 bytes apart with each row's next 64 bytes 256 further on. */
+BN_TM_INLINE const uint8_t* bn_tm_block(const uint8_t* w, int64_t row_bytes, int i, int64_t k, const int x4) {
+    return x4 ? w + 64 * i + (k >> 8) * 256 + (k & 128) / 4 : w + i * row_bytes + k / 4;
+}
+
 /* tiles_r[n] computes R rows x n tokens, tiles_1[n] one row x n tokens, for n = 1..N (index 0 unused). Rows
- * are row_bytes apart (K/4 for I2_S, bn_tm_drive; K/256 * 54 for TQ1). */
+ * are row_bytes apart (K/4 for I2_S, bn_tm_drive; K/256 * 54 for TQ1), or in BN_TLAYOUT_I2S_X4 order (x4, with
+ * R <= 4 and r0 % 4 == 0; the tiles then address their rows with bn_tm_block). */
 static inline void bn_tm_drive_rows(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* const* tiles_1, int R, int N,
                                     const uint8_t* w, int64_t row_bytes, int64_t K, int64_t r0, int64_t r1,
                                     const int8_t* q, const int32_t* q_sum, const float* a, float w_scale, int64_t T,
-                                    float* y, int64_t ldy) {
+                                    float* y, int64_t ldy, const int x4) {
     int64_t panel = BN_TM_PANEL_BYTES / K / N * N;
     if (panel < N) panel = N;
     for (int64_t t0 = 0; t0 < T; t0 += panel) {
@@ -34,22 +54,22 @@ static inline void bn_tm_drive_rows(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn
             bn_tm_tile_fn* const* tiles = full ? tiles_r : tiles_1;
             for (int64_t t = t0; t < t1; t += N) {
                 const int n = t1 - t < N ? (int)(t1 - t) : N;
-                tiles[n](w + r * row_bytes, K, q + t * K, q_sum + t, a + t, w_scale, y + t * ldy + r, ldy);
+                tiles[n](bn_tm_row(w, row_bytes, r, x4), K, q + t * K, q_sum + t, a + t, w_scale, y + t * ldy + r, ldy);
             }
             r += full ? R : 1;
         }
     }
 }
 
+/* I2_S (x4 == 0) or I2S_X4 (x4 == 1) rows. */
 static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* const* tiles_1, int R, int N,
                                const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                                const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
-                               int64_t ldy) {
-    bn_tm_drive_rows(tiles_r, tiles_1, R, N, w, K / 4, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
+                               int64_t ldy, const int x4) {
+    bn_tm_drive_rows(tiles_r, tiles_1, R, N, w, K / 4, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, x4);
 }
 
 #if defined(__GNUC__)
-#  define BN_TM_INLINE static inline __attribute__((always_inline))
 #  define BN_TM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
 /* Unroll the next loop completely. gcc 12 keeps the row loop of a large tile (a NEON 4 x 4 tile is ~200
  * instructions) rolled, which puts the accumulators in memory; clang unrolls these loops by itself. */
@@ -65,7 +85,6 @@ static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* con
 #else
 #  define BN_TM_UNROLL
 #  define BN_TM_LAUNDER(p) ((void)0)
-#  define BN_TM_INLINE static inline
 #  define BN_TM_PREFETCH(p) ((void)(p))
 #endif
 

@@ -15,9 +15,9 @@
 /* Blocks per int16 accumulation. */
 #define BN_TM_AVX2_CHUNK 8
 
-/* R rows x N tokens (R in {1, 2, 4}, N <= 4) over all of K; see bn_tm_tile_fn. */
+/* R rows x N tokens (R in {1, 2, 4}, N <= 4) over all of K, I2_S rows or (X) I2S_X4 ones; see bn_tm_tile_fn. */
 BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
-                       float w_scale, float* y, int64_t ldy, const int R, const int N) {
+                       float w_scale, float* y, int64_t ldy, const int R, const int N, const int X) {
     const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     const int64_t row_bytes = K / 4;
     /* int32 partial sums, touched once per chunk: kept in memory so the registers hold the int16 ones */
@@ -32,8 +32,9 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
             for (int n = 0; n < N; n++) s[r][n] = _mm256_setzero_si256();
         for (int64_t k = k0; k < k1; k += 128)
             for (int r = 0; r < R; r++) {
-                if (N == 1) BN_TM_PREFETCH(w + r * row_bytes + k / 4 + BN_TM_PREFETCH_BYTES);
-                const __m256i v = _mm256_loadu_si256((const __m256i*)(w + r * row_bytes + k / 4));
+                const uint8_t* p = bn_tm_block(w, row_bytes, r, k, X);
+                if (N == 1) BN_TM_PREFETCH(p + BN_TM_PREFETCH_BYTES);
+                const __m256i v = _mm256_loadu_si256((const __m256i*)p);
                 const __m256i c[4] = {_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
                                       _mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
                                       _mm256_and_si256(_mm256_srli_epi16(v, 2), m3), _mm256_and_si256(v, m3)};
@@ -59,7 +60,11 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
 #define BN_TM_TILE(R, N)                                                                                    \
     static void tile_##R##x##N(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum,         \
                                const float* a, float w_scale, float* y, int64_t ldy) {                     \
-        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N);                                                    \
+        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N, 0);                                                 \
+    }                                                                                                       \
+    static void xtile_##R##x##N(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum,        \
+                                const float* a, float w_scale, float* y, int64_t ldy) {                    \
+        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N, 1);                                                 \
     }
 BN_TM_TILE(4, 1)
 BN_TM_TILE(2, 1)
@@ -75,16 +80,30 @@ BN_TM_TILE(1, 4)
 static bn_tm_tile_fn* const tiles_4[] = {NULL, tile_4x1}; /* GEMV */
 static bn_tm_tile_fn* const tiles_2[] = {NULL, tile_2x1, tile_2x2, tile_2x3, tile_2x4}; /* GEMM */
 static bn_tm_tile_fn* const tiles_1[] = {NULL, tile_1x1, tile_1x2, tile_1x3, tile_1x4};
+static bn_tm_tile_fn* const xtiles_4[] = {NULL, xtile_4x1}; /* the same over I2S_X4 */
+static bn_tm_tile_fn* const xtiles_2[] = {NULL, xtile_2x1, xtile_2x2, xtile_2x3, xtile_2x4};
+static bn_tm_tile_fn* const xtiles_1[] = {NULL, xtile_1x1, xtile_1x2, xtile_1x3, xtile_1x4};
 
 void bn_tmatmul_i2_gemv_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, int32_t q_sum,
                              float a, float w_scale, float* y) {
-    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0);
+    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
 }
 
 void bn_tmatmul_i2_gemm_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                              const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
                              int64_t ldy) {
-    bn_tm_drive(tiles_2, tiles_1, 2, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
+    bn_tm_drive(tiles_2, tiles_1, 2, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
+}
+
+void bn_tmatmul_x4_gemv_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, int32_t q_sum,
+                             float a, float w_scale, float* y) {
+    bn_tm_drive(xtiles_4, xtiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 1);
+}
+
+void bn_tmatmul_x4_gemm_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                             const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                             int64_t ldy) {
+    bn_tm_drive(xtiles_2, xtiles_1, 2, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
 }
 
 void bn_install_tmatmul_avx2(bn_kernel_table* t) {
@@ -92,4 +111,8 @@ void bn_install_tmatmul_avx2(bn_kernel_table* t) {
     t->tmatmul_i2_gemv_impl = "avx2";
     t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_avx2;
     t->tmatmul_i2_gemm_impl = "avx2";
+    t->tmatmul_x4_gemv = bn_tmatmul_x4_gemv_avx2;
+    t->tmatmul_x4_gemv_impl = "avx2";
+    t->tmatmul_x4_gemm = bn_tmatmul_x4_gemm_avx2;
+    t->tmatmul_x4_gemm_impl = "avx2";
 }

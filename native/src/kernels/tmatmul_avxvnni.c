@@ -27,11 +27,11 @@ BN_TM_INLINE __m256i codes(const uint8_t* p, int g, __m256i m3) {
     return g == 3 ? _mm256_and_si256(v, m3) : _mm256_and_si256(_mm256_srli_epi16(v, 6 - 2 * g), m3);
 }
 
-/* R rows x N tokens (R in {1, 4}, N <= 3), group by group so that one code vector is live at a time; A
+/* R rows x N tokens (R in {1, 4}, N <= 3) of I2_S rows or (X) I2S_X4 ones, group by group so that one code vector is live at a time; A
  * accumulators per output (2 halves the vpdpbusd dependency chain when few outputs are in flight, as in a
  * GEMV). */
 BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
-                       float w_scale, float* y, int64_t ldy, const int R, const int N, const int A) {
+                       float w_scale, float* y, int64_t ldy, const int R, const int N, const int A, const int X) {
     const __m256i m3 = _mm256_set1_epi8(3);
     const int64_t row_bytes = K / 4;
     __m256i acc[2][4][3];
@@ -41,10 +41,10 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
     int64_t k = 0;
     do { /* K >= 128; a do-while keeps gcc from giving the accumulators a stack home for the K == 0 path */
         if (N == 1)
-            for (int r = 0; r < R; r++) BN_TM_PREFETCH(w + r * row_bytes + k / 4 + BN_TM_PREFETCH_BYTES);
+            for (int r = 0; r < R; r++) BN_TM_PREFETCH(bn_tm_block(w, row_bytes, r, k, X) + BN_TM_PREFETCH_BYTES);
         for (int g = 0; g < 4; g++)
             for (int r = 0; r < R; r++) {
-                const __m256i c = codes(w + r * row_bytes + k / 4, g, m3);
+                const __m256i c = codes(bn_tm_block(w, row_bytes, r, k, X), g, m3);
                 for (int n = 0; n < N; n++)
                     acc[g % A][r][n] =
                         dpbusd(acc[g % A][r][n], c, _mm256_loadu_si256((const __m256i*)(q + n * K + k + 32 * g)));
@@ -62,7 +62,11 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
 #define BN_TM_TILE(R, N, A)                                                                                 \
     static void tile_##R##x##N(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum,         \
                                const float* a, float w_scale, float* y, int64_t ldy) {                     \
-        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N, A);                                                 \
+        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N, A, 0);                                              \
+    }                                                                                                       \
+    static void xtile_##R##x##N(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum,        \
+                                const float* a, float w_scale, float* y, int64_t ldy) {                    \
+        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N, A, 1);                                              \
     }
 BN_TM_TILE(4, 1, 2)
 BN_TM_TILE(4, 2, 1)
@@ -74,16 +78,29 @@ BN_TM_TILE(1, 3, 1)
 
 static bn_tm_tile_fn* const tiles_4[] = {NULL, tile_4x1, tile_4x2, tile_4x3};
 static bn_tm_tile_fn* const tiles_1[] = {NULL, tile_1x1, tile_1x2, tile_1x3};
+static bn_tm_tile_fn* const xtiles_4[] = {NULL, xtile_4x1, xtile_4x2, xtile_4x3}; /* the same over I2S_X4 */
+static bn_tm_tile_fn* const xtiles_1[] = {NULL, xtile_1x1, xtile_1x2, xtile_1x3};
 
 void bn_tmatmul_i2_gemv_avxvnni(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                                 int32_t q_sum, float a, float w_scale, float* y) {
-    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0);
+    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
 }
 
 void bn_tmatmul_i2_gemm_avxvnni(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                                 const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
                                 int64_t ldy) {
-    bn_tm_drive(tiles_4, tiles_1, 4, 3, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
+    bn_tm_drive(tiles_4, tiles_1, 4, 3, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
+}
+
+void bn_tmatmul_x4_gemv_avxvnni(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                                int32_t q_sum, float a, float w_scale, float* y) {
+    bn_tm_drive(xtiles_4, xtiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 1);
+}
+
+void bn_tmatmul_x4_gemm_avxvnni(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                                const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                                int64_t ldy) {
+    bn_tm_drive(xtiles_4, xtiles_1, 4, 3, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
 }
 
 void bn_install_tmatmul_avxvnni(bn_kernel_table* t) {
@@ -91,4 +108,8 @@ void bn_install_tmatmul_avxvnni(bn_kernel_table* t) {
     t->tmatmul_i2_gemv_impl = "avxvnni";
     t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_avxvnni;
     t->tmatmul_i2_gemm_impl = "avxvnni";
+    t->tmatmul_x4_gemv = bn_tmatmul_x4_gemv_avxvnni;
+    t->tmatmul_x4_gemv_impl = "avxvnni";
+    t->tmatmul_x4_gemm = bn_tmatmul_x4_gemm_avxvnni;
+    t->tmatmul_x4_gemm_impl = "avxvnni";
 }

@@ -12,9 +12,9 @@
 #include "kernels/tmatmul.h"
 #include "kernels/tmatmul_neon_unpack.h"
 
-/* R rows x N tokens (R in {1, 4}, N <= 4). */
+/* R rows x N tokens (R in {1, 4}, N <= 4) of I2_S rows or (X) I2S_X4 ones. */
 BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
-                       float w_scale, float* y, int64_t ldy, const int R, const int N) {
+                       float w_scale, float* y, int64_t ldy, const int R, const int N, const int X) {
     const int64_t row_bytes = K / 4;
     int32x4_t acc[4][4];
     for (int r = 0; r < R; r++)
@@ -25,8 +25,8 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
             int8x16_t c[8];
             const int8_t* qr = q;
             if (N > 1) BN_TM_LAUNDER(qr);
-            if (N == 1) BN_TM_PREFETCH(w + r * row_bytes + k / 4 + BN_TM_PREFETCH_BYTES);
-            unpack(w + r * row_bytes + k / 4, c);
+            if (N == 1) BN_TM_PREFETCH(bn_tm_block(w, row_bytes, r, k, X) + BN_TM_PREFETCH_BYTES);
+            unpack(bn_tm_block(w, row_bytes, r, k, X), c);
             BN_TM_UNROLL
             for (int n = 0; n < N; n++) {
                 const int8_t* qk = qr + n * K + k;
@@ -51,7 +51,11 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
 #define BN_TM_TILE(R, N)                                                                                    \
     static void tile_##R##x##N(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum,         \
                                const float* a, float w_scale, float* y, int64_t ldy) {                     \
-        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N);                                                    \
+        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N, 0);                                                 \
+    }                                                                                                       \
+    static void xtile_##R##x##N(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum,        \
+                                const float* a, float w_scale, float* y, int64_t ldy) {                    \
+        tile(w, K, q, q_sum, a, w_scale, y, ldy, R, N, 1);                                                 \
     }
 BN_TM_TILE(4, 1)
 BN_TM_TILE(4, 2)
@@ -65,16 +69,29 @@ BN_TM_TILE(1, 4)
 
 static bn_tm_tile_fn* const tiles_4[] = {NULL, tile_4x1, tile_4x2, tile_4x3, tile_4x4};
 static bn_tm_tile_fn* const tiles_1[] = {NULL, tile_1x1, tile_1x2, tile_1x3, tile_1x4};
+static bn_tm_tile_fn* const xtiles_4[] = {NULL, xtile_4x1, xtile_4x2, xtile_4x3, xtile_4x4}; /* over I2S_X4 */
+static bn_tm_tile_fn* const xtiles_1[] = {NULL, xtile_1x1, xtile_1x2, xtile_1x3, xtile_1x4};
 
 void bn_tmatmul_i2_gemv_neon(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, int32_t q_sum,
                              float a, float w_scale, float* y) {
-    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0);
+    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
 }
 
 void bn_tmatmul_i2_gemm_neon(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                              const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
                              int64_t ldy) {
-    bn_tm_drive(tiles_4, tiles_1, 4, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
+    bn_tm_drive(tiles_4, tiles_1, 4, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
+}
+
+void bn_tmatmul_x4_gemv_neon(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, int32_t q_sum,
+                             float a, float w_scale, float* y) {
+    bn_tm_drive(xtiles_4, xtiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 1);
+}
+
+void bn_tmatmul_x4_gemm_neon(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
+                             const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
+                             int64_t ldy) {
+    bn_tm_drive(xtiles_4, xtiles_1, 4, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
 }
 
 void bn_install_tmatmul_neon(bn_kernel_table* t) {
@@ -82,4 +99,8 @@ void bn_install_tmatmul_neon(bn_kernel_table* t) {
     t->tmatmul_i2_gemv_impl = "neon";
     t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_neon;
     t->tmatmul_i2_gemm_impl = "neon";
+    t->tmatmul_x4_gemv = bn_tmatmul_x4_gemv_neon;
+    t->tmatmul_x4_gemv_impl = "neon";
+    t->tmatmul_x4_gemm = bn_tmatmul_x4_gemm_neon;
+    t->tmatmul_x4_gemm_impl = "neon";
 }

@@ -111,7 +111,7 @@ void bn_tq1_to_i2_avx2(const uint8_t* w, int64_t K, int64_t rows, uint8_t* out) 
 
 void bn_tmatmul_tq1_gemv_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, int32_t q_sum,
                               float a, float w_scale, float* y) {
-    bn_tm_drive_rows(tiles_4, tiles_1, 4, 1, w, BN_TQ1_ROW_BYTES(K), K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0);
+    bn_tm_drive_rows(tiles_4, tiles_1, 4, 1, w, BN_TQ1_ROW_BYTES(K), K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
 }
 
 void bn_tmatmul_tq1_gemm_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
@@ -120,7 +120,7 @@ void bn_tmatmul_tq1_gemm_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r
     if (bn_tmatmul_tq1_gemm_panels(bn_tq1_to_i2_avx2, bn_tmatmul_i2_gemm_avx2, w, K, r0, r1, q, q_sum, a, w_scale,
                                    T, y, ldy))
         return;
-    bn_tm_drive_rows(tiles_2, tiles_1, 2, 4, w, BN_TQ1_ROW_BYTES(K), K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
+    bn_tm_drive_rows(tiles_2, tiles_1, 2, 4, w, BN_TQ1_ROW_BYTES(K), K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
 }
 
 void bn_install_tmatmul_tq1_avx2(bn_kernel_table* t) {

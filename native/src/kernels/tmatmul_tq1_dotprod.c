@@ -70,7 +70,7 @@ static bn_tm_tile_fn* const tiles_1[] = {NULL, tile_1x1, tile_1x2, tile_1x3, til
 
 void bn_tmatmul_tq1_gemv_dotprod(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
                                  int32_t q_sum, float a, float w_scale, float* y) {
-    bn_tm_drive_rows(tiles_4, tiles_1, 4, 1, w, BN_TQ1_ROW_BYTES(K), K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0);
+    bn_tm_drive_rows(tiles_4, tiles_1, 4, 1, w, BN_TQ1_ROW_BYTES(K), K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
 }
 
 void bn_tmatmul_tq1_gemm_dotprod(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
@@ -80,7 +80,7 @@ void bn_tmatmul_tq1_gemm_dotprod(const uint8_t* w, int64_t K, int64_t r0, int64_
     if (bn_tmatmul_tq1_gemm_panels(bn_tq1_to_i2_neon, bn_tmatmul_i2_gemm_dotprod, w, K, r0, r1, q, q_sum, a,
                                    w_scale, T, y, ldy))
         return;
-    bn_tm_drive_rows(tiles_4, tiles_1, 4, 4, w, BN_TQ1_ROW_BYTES(K), K, r0, r1, q, q_sum, a, w_scale, T, y, ldy);
+    bn_tm_drive_rows(tiles_4, tiles_1, 4, 4, w, BN_TQ1_ROW_BYTES(K), K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
 }
 
 void bn_install_tmatmul_tq1_dotprod(bn_kernel_table* t) {

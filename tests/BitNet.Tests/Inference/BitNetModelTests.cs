@@ -178,6 +178,9 @@ public sealed class BitNetModelTests
             using var b = BitNetModel.Load(tq2);
             Assert.That((a.MappedProjections, a.ConvertedProjections), Is.EqualTo((14, 0)), "TQ1_0: every projection zero-copy");
             Assert.That((b.MappedProjections, b.ConvertedProjections), Is.EqualTo((0, 14)), "TQ2_0: every projection converted");
+            // the converted copies take the kernels' preferred row order (I2S_X4 on x86); the mapped TQ1_0 cannot
+            Assert.That((a.InterleavedProjections, b.InterleavedProjections),
+                        Is.EqualTo((0, PreferredLayout(256, 256) == BnTlayout.I2sX4 ? 14 : 0)));
             Assert.That(a.File.Layers[1].Down.StoredType, Is.EqualTo("TQ1_0"));
             using var reference = fixture.OpenReference();
             int[] ids = Fixture.Ids(reference, "input_ids");
@@ -194,6 +197,13 @@ public sealed class BitNetModelTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    private static unsafe BnTlayout PreferredLayout(long rows, long cols)
+    {
+        BnTlayout layout;
+        BitNetException.Check(NativeMethods.bn_tmatmul_preferred_layout(rows, cols, &layout));
+        return layout;
     }
 
     /// <summary>A TQ1_0 tensor whose nonzero blocks carry different d is refused at load as before, though nothing is
