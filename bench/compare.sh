@@ -23,17 +23,18 @@ THREADS="$(nproc)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-echo "ours: bitnet-bench matmul, $THREADS threads, resident" >&2
-"$OURS" matmul --threads "$THREADS" --resident-only >"$tmp/ours.md" 2>/dev/null
+echo "ours: bitnet-bench matmul, $THREADS threads, resident, I2_S and I2S_X4 rows" >&2
+"$OURS" matmul --threads "$THREADS" --resident-only --layout i2_s,x4 >"$tmp/ours.md" 2>/dev/null
 echo "llama.cpp: test-backend-ops perf -o MUL_MAT" >&2
 BN_2B4T_ONLY=1 "$LLAMA_BIN/test-backend-ops" perf -o MUL_MAT -b CPU 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' >"$tmp/llama.txt"
 
-# ours: "| variant | threads | resident | name MxK | time | ..." rows of the GEMV (us) and GEMM (ms) tables;
-# keep the fastest variant per shape and T, in microseconds, and the GEMV's % of bandwidth.
+# ours: "| variant | threads | resident | name MxK | time | ..." rows of the GEMV (us) and GEMM (ms) tables of both
+# layouts; keep the fastest variant and layout per shape and T, in microseconds, and the GEMV's % of bandwidth.
 awk -F'|' '
   /^GEMV/ { t = 1; unit = 1 } /^GEMM/ { t = 128; unit = 1000 }
+  /^GEMV/ || /^GEMM/ { lay = /I2S_X4/ ? ",x4" : "" }
   $4 ~ /resident/ {
-    split($5, s, " "); shape = s[2]; v = $2; gsub(/ /, "", v)
+    split($5, s, " "); shape = s[2]; v = $2; gsub(/ /, "", v); v = v lay
     us = $6 * unit; key = shape " " t
     if (!(key in best) || us < best[key]) { best[key] = us; var[key] = v; pct[key] = (t == 1 ? $8 : "") }
   }

@@ -25,7 +25,7 @@ internal static class BenchCommand
         var threads = new Option<int?>("--threads", "-t") { Description = "Threads (default: one per physical core)" };
         var reps = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
-        var noFloor = new Option<bool>("--no-floor") { Description = "Skip measuring the memory-bandwidth floor (a 1 GiB read after the timings)" };
+        var noFloor = new Option<bool>("--no-floor") { Description = "Skip measuring the memory-bandwidth floor (a 1 GiB read after each repetition)" };
         var layout = I2SLayoutOption.Create();
         var command = new Command("bench", "Measure prefill and decode speed (tokens per second)")
         {
@@ -58,6 +58,15 @@ internal static class BenchCommand
                 $"bench: {path}, {session.Threads} threads, pp{p} tg{n}, {r} repetitions (+1 warm-up)"));
             var prefill = new List<double>();
             var decode = new List<double>();
+            // The floor (CLI.md "How speed is stated"): this run's read bandwidth over the bytes a decode step reads,
+            // read right after each repetition's decode, because a shared machine's bandwidth moves between seconds
+            // (46-80 GB/s seen on one VM): each repetition is judged against its own reading. The peak RSS is taken
+            // before the first reading: the 1 GiB read buffer is not the model's memory, and the warm-up and first
+            // repetition have allocated everything the session uses.
+            bool measureFloor = n > 0 && !parse.GetValue(noFloor);
+            var readings = new List<double>();
+            var fractions = new List<double>();
+            long? peakRss = null;
             for (int rep = 0; rep <= r; rep++)
             {
                 (double pp, double tg) = RunOnce(session, ids, p, n);
@@ -68,20 +77,21 @@ internal static class BenchCommand
                 }
                 if (p > 0) prefill.Add(pp);
                 if (n > 0) decode.Add(tg);
+                string floorText = "";
+                if (measureFloor)
+                {
+                    peakRss ??= PeakRssBytes();
+                    double gbs = MemoryBandwidth.Measure(session.Threads, repetitions: 2).MedianGBps;
+                    readings.Add(gbs);
+                    fractions.Add(tg / (gbs * 1e9 / weightBytes));
+                    floorText = string.Create(CultureInfo.InvariantCulture, $", read {gbs:F1} GB/s: {100 * fractions[^1]:F0}% of its floor");
+                }
                 cli.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"repetition {rep}/{r}: prefill {pp:F2} tok/s, decode {tg:F2} tok/s"));
+                    $"repetition {rep}/{r}: prefill {pp:F2} tok/s, decode {tg:F2} tok/s{floorText}"));
             }
-
-            // The floor (CLI.md "How speed is stated"): this run's read bandwidth over the bytes a decode step reads. The
-            // peak RSS is taken first: the 1 GiB read buffer is not the model's memory.
-            long? peakRss = PeakRssBytes();
-            MemoryBandwidth? bandwidth = null;
-            if (n > 0 && !parse.GetValue(noFloor))
-            {
-                cli.Error.WriteLine("measuring the read bandwidth (1 GiB, 3 passes)");
-                bandwidth = MemoryBandwidth.Measure(session.Threads);
-            }
-            double? floor = bandwidth is null ? null : bandwidth.MedianGBps * 1e9 / weightBytes;
+            peakRss ??= PeakRssBytes();
+            double? bandwidth = readings.Count > 0 ? Median(readings) : null;
+            double? floor = bandwidth is { } bw ? bw * 1e9 / weightBytes : null;
             var report = new BenchReport(
                 Model: path,
                 Threads: session.Threads,
@@ -96,9 +106,11 @@ internal static class BenchCommand
                 DecodeTokSSamples: decode,
                 WeightBytes: weightBytes,
                 PeakRssBytes: peakRss,
-                ReadBandwidthGbS: bandwidth?.MedianGBps,
+                ReadBandwidthGbS: bandwidth,
                 BandwidthFloorTokS: floor,
-                DecodeFloorFraction: floor is { } f && f > 0 ? Mean(decode) / f : null);
+                DecodeFloorFraction: fractions.Count > 0 ? Median(fractions) : null,
+                ReadBandwidthGbSSamples: readings,
+                DecodeFloorFractionSamples: fractions);
             if (parse.GetValue(json)) cli.Out.WriteLine(JsonSerializer.Serialize(report, CliJsonContext.Default.BenchReport));
             else WriteTable(cli.Out, report);
             return ExitCodes.Success;
@@ -143,6 +155,12 @@ internal static class BenchCommand
 
     private static double Mean(List<double> xs) => xs.Count == 0 ? 0 : xs.Average();
 
+    private static double Median(List<double> xs)
+    {
+        double[] s = [.. xs.Order()];
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
     private static double StdDev(List<double> xs)
     {
         if (xs.Count < 2) return 0;
@@ -186,7 +204,7 @@ internal static class BenchCommand
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"\npeak RSS {rss / (double)(1L << 20):F1} MiB"));
         if (r.BandwidthFloorTokS is { } floor && r.ReadBandwidthGbS is { } gbs)
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bandwidth floor {floor:F2} tok/s ({gbs:F1} GB/s read / {r.WeightBytes / 1e9:F3} GB per step): decode at {100 * r.DecodeFloorFraction:F0}% of it"));
+                $"bandwidth floor {floor:F2} tok/s ({gbs:F1} GB/s read / {r.WeightBytes / 1e9:F3} GB per step, medians of the readings after each repetition): decode at {100 * r.DecodeFloorFraction:F0}% of its repetition's floor (median)"));
     }
 }
 
@@ -203,11 +221,14 @@ internal static class BenchCommand
 /// <param name="PrefillTokSSamples">The prefill rate of each repetition (empty when skipped).</param>
 /// <param name="DecodeTokSSamples">The decode rate of each repetition (empty when skipped).</param>
 /// <param name="WeightBytes">Bytes of every tensor of the model as stored (what a decode step reads, KV cache excluded).</param>
-/// <param name="PeakRssBytes">Peak resident set of the process (Linux VmHWM) after the timings, null where unknown.</param>
-/// <param name="ReadBandwidthGbS">STREAM-style read bandwidth measured after the timings (1e9 B/s, median), null when
-/// decode was skipped or --no-floor.</param>
+/// <param name="PeakRssBytes">Peak resident set of the process (Linux VmHWM) before the first bandwidth reading (after
+/// the warm-up and the first repetition), null where unknown.</param>
+/// <param name="ReadBandwidthGbS">STREAM-style read bandwidth (1e9 B/s), the median of the readings taken right after
+/// each repetition's decode; null when decode was skipped or --no-floor.</param>
 /// <param name="BandwidthFloorTokS">The decode bandwidth floor: read bandwidth / <see cref="WeightBytes"/>.</param>
-/// <param name="DecodeFloorFraction">Decode rate as a fraction of the floor.</param>
+/// <param name="DecodeFloorFraction">Median over repetitions of the decode rate over that repetition's own floor.</param>
+/// <param name="ReadBandwidthGbSSamples">The reading after each repetition (empty without a floor).</param>
+/// <param name="DecodeFloorFractionSamples">Each repetition's decode rate over its own floor.</param>
 internal sealed record BenchReport(
     string Model,
     int Threads,
@@ -224,4 +245,6 @@ internal sealed record BenchReport(
     long? PeakRssBytes,
     double? ReadBandwidthGbS,
     double? BandwidthFloorTokS,
-    double? DecodeFloorFraction);
+    double? DecodeFloorFraction,
+    IReadOnlyList<double> ReadBandwidthGbSSamples,
+    IReadOnlyList<double> DecodeFloorFractionSamples);
