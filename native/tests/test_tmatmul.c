@@ -7,28 +7,9 @@
 #include "bn_test.h"
 #include "kernels/kernels.h"
 
-typedef struct variant {
-    const char* name;
-    uint64_t needs; /* the features dispatch.c asks for before installing it */
-    bn_tmatmul_i2_gemv_fn* gemv;
-    bn_tmatmul_i2_gemm_fn* gemm;
-} variant;
-
-#define X86_AVX2 (BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C)
-static const variant g_variants[] = {
-#if defined(__x86_64__)
-    {"avx2", X86_AVX2, bn_tmatmul_i2_gemv_avx2, bn_tmatmul_i2_gemm_avx2},
-    {"avxvnni", X86_AVX2 | BN_CPU_AVXVNNI, bn_tmatmul_i2_gemv_avxvnni, bn_tmatmul_i2_gemm_avxvnni},
-    {"avx512", X86_AVX2 | BN_CPU_AVX512F | BN_CPU_AVX512BW | BN_CPU_AVX512VL | BN_CPU_AVX512VNNI,
-     bn_tmatmul_i2_gemv_avx512, bn_tmatmul_i2_gemm_avx512},
-#elif defined(__aarch64__)
-    {"neon", BN_CPU_NEON, bn_tmatmul_i2_gemv_neon, bn_tmatmul_i2_gemm_neon},
-    {"dotprod", BN_CPU_NEON | BN_CPU_DOTPROD, bn_tmatmul_i2_gemv_dotprod, bn_tmatmul_i2_gemm_dotprod},
-#endif
-};
-#define N_VARIANTS ((int)(sizeof g_variants / sizeof g_variants[0]))
-
-static int runs(const variant* v) { return (bn_cpu_features() & v->needs) == v->needs; }
+#define BN_TM_VARIANTS_LAYOUT i2
+#define BN_TM_VARIANTS_WITH_SCALAR 0
+#include "tmatmul_variants.h"
 
 /* ---- helpers written from the layout's definition, independent of the library ----------------------- */
 

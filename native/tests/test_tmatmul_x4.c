@@ -7,29 +7,9 @@
 #include "bn_test.h"
 #include "kernels/kernels.h"
 
-typedef struct variant {
-    const char* name;
-    uint64_t needs; /* the features dispatch.c asks for before installing it */
-    bn_tmatmul_x4_gemv_fn* gemv;
-    bn_tmatmul_x4_gemm_fn* gemm;
-} variant;
-
-#define X86_AVX2 (BN_CPU_AVX2 | BN_CPU_FMA | BN_CPU_F16C)
-static const variant g_variants[] = {
-    {"scalar", 0, bn_tmatmul_x4_gemv_scalar, bn_tmatmul_x4_gemm_scalar},
-#if defined(__x86_64__)
-    {"avx2", X86_AVX2, bn_tmatmul_x4_gemv_avx2, bn_tmatmul_x4_gemm_avx2},
-    {"avxvnni", X86_AVX2 | BN_CPU_AVXVNNI, bn_tmatmul_x4_gemv_avxvnni, bn_tmatmul_x4_gemm_avxvnni},
-    {"avx512", X86_AVX2 | BN_CPU_AVX512F | BN_CPU_AVX512BW | BN_CPU_AVX512VL | BN_CPU_AVX512VNNI,
-     bn_tmatmul_x4_gemv_avx512, bn_tmatmul_x4_gemm_avx512},
-#elif defined(__aarch64__)
-    {"neon", BN_CPU_NEON, bn_tmatmul_x4_gemv_neon, bn_tmatmul_x4_gemm_neon},
-    {"dotprod", BN_CPU_NEON | BN_CPU_DOTPROD, bn_tmatmul_x4_gemv_dotprod, bn_tmatmul_x4_gemm_dotprod},
-#endif
-};
-#define N_VARIANTS ((int)(sizeof g_variants / sizeof g_variants[0]))
-
-static int runs(const variant* v) { return (bn_cpu_features() & v->needs) == v->needs; }
+#define BN_TM_VARIANTS_LAYOUT x4
+#define BN_TM_VARIANTS_WITH_SCALAR 1
+#include "tmatmul_variants.h"
 
 static int64_t first_diff(const float* x, const float* y, int64_t n) {
     for (int64_t i = 0; i < n; i++)

@@ -34,6 +34,7 @@
 
 #include "core/error.h"
 #include "kernels/kernels.h"
+#include "kernels/tmatmul.h"
 
 #define BN_TM_BLOCK 128          /* weights per I2_S block */
 #define BN_TM_MAX_K (1 << 22)    /* keeps 3 * 128 * K inside int32 */
@@ -98,16 +99,7 @@ void bn_tmatmul_x4_gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t 
     gemm_scalar(w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
 }
 
-void bn_install_tmatmul_scalar(bn_kernel_table* t) {
-    t->tmatmul_i2_gemv = bn_tmatmul_i2_gemv_scalar;
-    t->tmatmul_i2_gemv_impl = "scalar";
-    t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_scalar;
-    t->tmatmul_i2_gemm_impl = "scalar";
-    t->tmatmul_x4_gemv = bn_tmatmul_x4_gemv_scalar;
-    t->tmatmul_x4_gemv_impl = "scalar";
-    t->tmatmul_x4_gemm = bn_tmatmul_x4_gemm_scalar;
-    t->tmatmul_x4_gemm_impl = "scalar";
-}
+void bn_install_tmatmul_scalar(bn_kernel_table* t) { BN_TM_INSTALL(t, scalar); }
 
 /* ---- shapes, pack, unpack --------------------------------------------------------------------------- */
 

@@ -84,35 +84,4 @@ static bn_tm_tile_fn* const xtiles_4[] = {NULL, xtile_4x1}; /* the same over I2S
 static bn_tm_tile_fn* const xtiles_2[] = {NULL, xtile_2x1, xtile_2x2, xtile_2x3, xtile_2x4};
 static bn_tm_tile_fn* const xtiles_1[] = {NULL, xtile_1x1, xtile_1x2, xtile_1x3, xtile_1x4};
 
-void bn_tmatmul_i2_gemv_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, int32_t q_sum,
-                             float a, float w_scale, float* y) {
-    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
-}
-
-void bn_tmatmul_i2_gemm_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                             const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
-                             int64_t ldy) {
-    bn_tm_drive(tiles_2, tiles_1, 2, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
-}
-
-void bn_tmatmul_x4_gemv_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q, int32_t q_sum,
-                             float a, float w_scale, float* y) {
-    bn_tm_drive(xtiles_4, xtiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 1);
-}
-
-void bn_tmatmul_x4_gemm_avx2(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                             const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
-                             int64_t ldy) {
-    bn_tm_drive(xtiles_2, xtiles_1, 2, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
-}
-
-void bn_install_tmatmul_avx2(bn_kernel_table* t) {
-    t->tmatmul_i2_gemv = bn_tmatmul_i2_gemv_avx2;
-    t->tmatmul_i2_gemv_impl = "avx2";
-    t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_avx2;
-    t->tmatmul_i2_gemm_impl = "avx2";
-    t->tmatmul_x4_gemv = bn_tmatmul_x4_gemv_avx2;
-    t->tmatmul_x4_gemv_impl = "avx2";
-    t->tmatmul_x4_gemm = bn_tmatmul_x4_gemm_avx2;
-    t->tmatmul_x4_gemm_impl = "avx2";
-}
+BN_TM_ENTRY_POINTS(avx2, tiles_4, tiles_1, 4, tiles_2, tiles_1, 2, 4, xtiles_4, xtiles_1, xtiles_2, xtiles_1)

@@ -245,13 +245,4 @@ void bn_tmatmul_x4_gemm_avx512(const uint8_t* w, int64_t K, int64_t r0, int64_t 
     bn_tm_drive(xtiles_4, xtiles_1, 4, 4, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
 }
 
-void bn_install_tmatmul_avx512(bn_kernel_table* t) {
-    t->tmatmul_i2_gemv = bn_tmatmul_i2_gemv_avx512;
-    t->tmatmul_i2_gemv_impl = "avx512";
-    t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_avx512;
-    t->tmatmul_i2_gemm_impl = "avx512";
-    t->tmatmul_x4_gemv = bn_tmatmul_x4_gemv_avx512;
-    t->tmatmul_x4_gemv_impl = "avx512";
-    t->tmatmul_x4_gemm = bn_tmatmul_x4_gemm_avx512;
-    t->tmatmul_x4_gemm_impl = "avx512";
-}
+void bn_install_tmatmul_avx512(bn_kernel_table* t) { BN_TM_INSTALL(t, avx512); }

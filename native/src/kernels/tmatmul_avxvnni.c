@@ -81,35 +81,4 @@ static bn_tm_tile_fn* const tiles_1[] = {NULL, tile_1x1, tile_1x2, tile_1x3};
 static bn_tm_tile_fn* const xtiles_4[] = {NULL, xtile_4x1, xtile_4x2, xtile_4x3}; /* the same over I2S_X4 */
 static bn_tm_tile_fn* const xtiles_1[] = {NULL, xtile_1x1, xtile_1x2, xtile_1x3};
 
-void bn_tmatmul_i2_gemv_avxvnni(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                                int32_t q_sum, float a, float w_scale, float* y) {
-    bn_tm_drive(tiles_4, tiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
-}
-
-void bn_tmatmul_i2_gemm_avxvnni(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                                const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
-                                int64_t ldy) {
-    bn_tm_drive(tiles_4, tiles_1, 4, 3, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
-}
-
-void bn_tmatmul_x4_gemv_avxvnni(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                                int32_t q_sum, float a, float w_scale, float* y) {
-    bn_tm_drive(xtiles_4, xtiles_1, 4, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 1);
-}
-
-void bn_tmatmul_x4_gemm_avxvnni(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                                const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
-                                int64_t ldy) {
-    bn_tm_drive(xtiles_4, xtiles_1, 4, 3, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
-}
-
-void bn_install_tmatmul_avxvnni(bn_kernel_table* t) {
-    t->tmatmul_i2_gemv = bn_tmatmul_i2_gemv_avxvnni;
-    t->tmatmul_i2_gemv_impl = "avxvnni";
-    t->tmatmul_i2_gemm = bn_tmatmul_i2_gemm_avxvnni;
-    t->tmatmul_i2_gemm_impl = "avxvnni";
-    t->tmatmul_x4_gemv = bn_tmatmul_x4_gemv_avxvnni;
-    t->tmatmul_x4_gemv_impl = "avxvnni";
-    t->tmatmul_x4_gemm = bn_tmatmul_x4_gemm_avxvnni;
-    t->tmatmul_x4_gemm_impl = "avxvnni";
-}
+BN_TM_ENTRY_POINTS(avxvnni, tiles_4, tiles_1, 4, tiles_4, tiles_1, 4, 3, xtiles_4, xtiles_1, xtiles_4, xtiles_1)
