@@ -4,6 +4,7 @@
  * elements: vpmaddubsw (codes x Q8_K into int16 pairs, at most 2 * 63 * 127) then vpdpwssd (x sub-block scales,
  * into int32). The x4 version unpacks each weight block once for four tokens. */
 #include "kernels/dot_q8_k_x86.h"
+#include "kernels/x86_avx512.h"
 
 typedef struct q6_consts {
     __m512i m4, m30, sh_lo, sh_hi;
@@ -49,23 +50,40 @@ static inline int32_t block_isum(__m512i s, __m128i sc8, const bn_block_q8_k* q)
     return _mm512_reduce_add_epi32(_mm512_sub_epi32(s, _mm512_zextsi256_si512(bn_q8_k_offset_256(sc8, q))));
 }
 
+/* Lane sums of one block whose lanes add up to its isum: codes . Q8_K values times the sub-block scales (the first
+ * product by vpmaddwd, which needs no zeroed accumulator), minus the codes' offset. Every lane stays far inside
+ * int32 (4 products of at most 2 * 63 * 127 * 128). */
+static inline __m512i block_lanes(const q6_consts* k, const uint8_t* b, const bn_block_q8_k* q) {
+    const __m128i sc8 = _mm_loadu_si128((const __m128i*)(b + BN_Q6_K_SCALES));
+    const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc8)); /* indices 0..15 only */
+    __m512i c[2];
+    codes_512(k, b, 0, c);
+    __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(c[0], _mm512_loadu_si512(q->qs)),
+                                  _mm512_permutexvar_epi16(k->sidx[0], sc16));
+    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(c[1], _mm512_loadu_si512(q->qs + 64)),
+                            _mm512_permutexvar_epi16(k->sidx[1], sc16));
+    codes_512(k, b, 1, c);
+    s = half_dot(s, c, q->qs + 128, _mm512_permutexvar_epi16(k->sidx[2], sc16),
+                 _mm512_permutexvar_epi16(k->sidx[3], sc16));
+    return _mm512_sub_epi32(s, _mm512_zextsi256_si512(bn_q8_k_offset_256(sc8, q)));
+}
+
 // w (n/256 block_q6_K), q (n/256 Q8_K) -> sum
 float bn_dot_q6_k_q8_k_avx512(const void* w, const bn_block_q8_k* q, int64_t n) {
     const q6_consts k = make_consts();
     const uint8_t* b = (const uint8_t*)w;
+    const int64_t nb = n / BN_Q6_K_BLOCK;
     float acc = 0.0f;
-    for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES, q++) {
-        const __m128i sc8 = _mm_loadu_si128((const __m128i*)(b + BN_Q6_K_SCALES));
-        const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc8)); /* indices 0..15 only */
-        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-        __m512i c[2];
-        codes_512(&k, b, 0, c);
-        s0 = half_dot(s0, c, q->qs, _mm512_permutexvar_epi16(k.sidx[0], sc16),
-                      _mm512_permutexvar_epi16(k.sidx[1], sc16));
-        codes_512(&k, b, 1, c);
-        s1 = half_dot(s1, c, q->qs + 128, _mm512_permutexvar_epi16(k.sidx[2], sc16),
-                      _mm512_permutexvar_epi16(k.sidx[3], sc16));
-        acc = bn_q8_k_step(acc, bn_q6_k_d(b), q->d, block_isum(_mm512_add_epi32(s0, s1), sc8, q));
+    /* four blocks' integer sums reduced together, then their float steps in block order (the same bits) */
+    for (int64_t i = 0; i < nb; i += 4) {
+        const int64_t m = nb - i < 4 ? nb - i : 4;
+        __m512i v[4];
+        for (int64_t j = 0; j < 4; j++)
+            v[j] = j < m ? block_lanes(&k, b + j * BN_Q6_K_BYTES, q + i + j) : _mm512_setzero_si512();
+        int32_t isum[4];
+        _mm_storeu_si128((__m128i*)isum, bn_hsum4_epi32_512(v[0], v[1], v[2], v[3]));
+        for (int64_t j = 0; j < m; j++) acc = bn_q8_k_step(acc, bn_q6_k_d(b + j * BN_Q6_K_BYTES), q[i + j].d, isum[j]);
+        b += m * BN_Q6_K_BYTES;
     }
     return acc;
 }

@@ -10,6 +10,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/tmatmul.h"
+#include "kernels/x86_avx512.h"
 
 /* acc + 4-byte dot products of u8 (unsigned) and s8 (signed). gcc 12 copies the accumulator of
  * _mm512_dpbusd_epi32 around in register-blocked loops (register moves and spills in the 4 x 4 tile); an asm
@@ -23,15 +24,6 @@ BN_TM_INLINE __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
 #  define dpbusd _mm512_dpbusd_epi32
 #endif
 
-/* Per 128-bit lane l: [sum of a0's lane l, a1's, a2's, a3's]; then the four lanes added. */
-BN_TM_INLINE __m128i hsum4(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
-    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
 /* The codes of one I2_S block at p: weights 0..63 in *lo, 64..127 in *hi. */
 BN_TM_INLINE void unpack(const uint8_t* p, __m512i sh_lo, __m512i sh_hi, __m512i m3, __m512i* lo, __m512i* hi) {
     const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)p));
@@ -44,7 +36,7 @@ BN_TM_INLINE void store(int R, __m512i s0, __m512i s1, __m512i s2, __m512i s3, i
                         float w_scale, float* y) {
     const float scale = w_scale / a;
     if (R == 4) {
-        const __m128i d = _mm_sub_epi32(hsum4(s0, s1, s2, s3), _mm_set1_epi32(q_sum));
+        const __m128i d = _mm_sub_epi32(bn_hsum4_epi32_512(s0, s1, s2, s3), _mm_set1_epi32(q_sum));
         _mm_storeu_ps(y, _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale)));
     } else {
         y[0] = (float)(int32_t)((uint32_t)_mm512_reduce_add_epi32(s0) - (uint32_t)q_sum) * scale;

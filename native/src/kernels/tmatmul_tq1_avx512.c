@@ -20,6 +20,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/tmatmul.h"
+#include "kernels/x86_avx512.h"
 
 /* See tmatmul_avx512.c: gcc 12 copies the accumulator of the intrinsic around; the asm updates it in place. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -47,21 +48,12 @@ static const _Alignas(64) uint16_t g_mo[3][32] = {{Q4(1), Q4(1), Q4(3), Q4(3)},
 #undef Q4E
 #undef W8
 
-/* Per 128-bit lane l: [sum of a0's lane l, a1's, a2's, a3's]; then the four lanes added. */
-BN_TM_INLINE __m128i hsum4(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
-    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
 /* y[0..R) = (float)(s_i - q_sum) * (w_scale / a) for the sums s_i of the vectors s0..s3 (R == 1 or 4). */
 BN_TM_INLINE void store(int R, __m512i s0, __m512i s1, __m512i s2, __m512i s3, int32_t q_sum, float a,
                         float w_scale, float* y) {
     const float scale = w_scale / a;
     if (R == 4) {
-        const __m128i d = _mm_sub_epi32(hsum4(s0, s1, s2, s3), _mm_set1_epi32(q_sum));
+        const __m128i d = _mm_sub_epi32(bn_hsum4_epi32_512(s0, s1, s2, s3), _mm_set1_epi32(q_sum));
         _mm_storeu_ps(y, _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale)));
     } else {
         y[0] = (float)(int32_t)((uint32_t)_mm512_reduce_add_epi32(s0) - (uint32_t)q_sum) * scale;
