@@ -77,27 +77,19 @@ static void gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, con
     }
 }
 
-void bn_tmatmul_i2_gemv_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                               int32_t q_sum, float a, float w_scale, float* y) {
-    gemm_scalar(w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);
-}
-
-void bn_tmatmul_i2_gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                               const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
-                               int64_t ldy) {
-    gemm_scalar(w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);
-}
-
-void bn_tmatmul_x4_gemv_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                               int32_t q_sum, float a, float w_scale, float* y) {
-    gemm_scalar(w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 1);
-}
-
-void bn_tmatmul_x4_gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,
-                               const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,
-                               int64_t ldy) {
-    gemm_scalar(w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);
-}
+#define BN_TM_SCALAR_ENTRY_POINTS(lay, X)                                                                         \
+    void bn_tmatmul_##lay##_gemv_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,     \
+                                        int32_t q_sum, float a, float w_scale, float* y) {                         \
+        gemm_scalar(w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, X);                                            \
+    }                                                                                                            \
+    void bn_tmatmul_##lay##_gemm_scalar(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,     \
+                                        const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,  \
+                                        int64_t ldy) {                                                             \
+        gemm_scalar(w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, X);                                            \
+    }
+BN_TM_SCALAR_ENTRY_POINTS(i2, 0)
+BN_TM_SCALAR_ENTRY_POINTS(x4, 1)
+#undef BN_TM_SCALAR_ENTRY_POINTS
 
 void bn_install_tmatmul_scalar(bn_kernel_table* t) { BN_TM_INSTALL(t, scalar); }
 

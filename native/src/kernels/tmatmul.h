@@ -69,28 +69,24 @@ static inline void bn_tm_drive(bn_tm_tile_fn* const* tiles_r, bn_tm_tile_fn* con
     bn_tm_drive_rows(tiles_r, tiles_1, R, N, w, K / 4, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, x4);
 }
 
-/* The four entry points of a vector file over I2_S and I2S_X4 rows (kernels.h) and its installer, from its tile
- * tables: GEMV tiles tv (tv1: single rows) of RV rows; GEMM tiles tm (tm1) of RM rows x up to N tokens; xtv, xtv1,
- * xtm, xtm1 the same tiles built for I2S_X4 addressing. */
+/* The GEMV and GEMM entry points of a vector file over one layout (lay: i2 or x4, X = 0 or 1), from its tile
+ * tables: GEMV tiles tv (tv1: single rows) of RV rows; GEMM tiles tm (tm1) of RM rows x up to N tokens. */
+#define BN_TM_LAYOUT_ENTRY_POINTS(lay, isa, X, tv, tv1, RV, tm, tm1, RM, N)                                      \
+    void bn_tmatmul_##lay##_gemv_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,   \
+                                       int32_t q_sum, float a, float w_scale, float* y) {                        \
+        bn_tm_drive(tv, tv1, RV, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, X);                           \
+    }                                                                                                            \
+    void bn_tmatmul_##lay##_gemm_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,   \
+                                       const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y, \
+                                       int64_t ldy) {                                                            \
+        bn_tm_drive(tm, tm1, RM, N, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, X);                            \
+    }
+
+/* Both layouts' entry points and the installer of a vector file; xtv, xtv1, xtm, xtm1 are its tiles built for
+ * I2S_X4 addressing. */
 #define BN_TM_ENTRY_POINTS(isa, tv, tv1, RV, tm, tm1, RM, N, xtv, xtv1, xtm, xtm1)                               \
-    void bn_tmatmul_i2_gemv_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
-                                  int32_t q_sum, float a, float w_scale, float* y) {                             \
-        bn_tm_drive(tv, tv1, RV, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 0);                           \
-    }                                                                                                            \
-    void bn_tmatmul_i2_gemm_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
-                                  const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,     \
-                                  int64_t ldy) {                                                                 \
-        bn_tm_drive(tm, tm1, RM, N, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 0);                            \
-    }                                                                                                            \
-    void bn_tmatmul_x4_gemv_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
-                                  int32_t q_sum, float a, float w_scale, float* y) {                             \
-        bn_tm_drive(xtv, xtv1, RV, 1, w, K, r0, r1, q, &q_sum, &a, w_scale, 1, y, 0, 1);                         \
-    }                                                                                                            \
-    void bn_tmatmul_x4_gemm_##isa(const uint8_t* w, int64_t K, int64_t r0, int64_t r1, const int8_t* q,        \
-                                  const int32_t* q_sum, const float* a, float w_scale, int64_t T, float* y,     \
-                                  int64_t ldy) {                                                                 \
-        bn_tm_drive(xtm, xtm1, RM, N, w, K, r0, r1, q, q_sum, a, w_scale, T, y, ldy, 1);                          \
-    }                                                                                                            \
+    BN_TM_LAYOUT_ENTRY_POINTS(i2, isa, 0, tv, tv1, RV, tm, tm1, RM, N)                                           \
+    BN_TM_LAYOUT_ENTRY_POINTS(x4, isa, 1, xtv, xtv1, RV, xtm, xtm1, RM, N)                                       \
     void bn_install_tmatmul_##isa(bn_kernel_table* t) { BN_TM_INSTALL(t, isa); }
 
 /* Points the I2_S and I2S_X4 slots of t at bn_tmatmul_{i2,x4}_{gemv,gemm}_<isa> and names them. */
