@@ -1,35 +1,15 @@
-/* dot_q6_k_q8_k: Armv8-A NEON (arithmetic: kernels/dot_q8_k.h). Per sub-block of 16: two widening multiplies
- * of the unsigned codes by Q8_K (each product at most 63 * 127, their pairwise sums fit int16), then a widening
- * multiply-add by the sub-block's scale into int32; the -32 offset comes off once per block through bsums. */
+/* dot_q6_k_q8_k: Armv8-A NEON (arithmetic: kernels/dot_q8_k.h; the loops: bn_dot_q6_k_q8_k_body_neon in
+ * kernels/dot_q8_k_neon.h). The -32 offset comes off once per block through bsums. */
 #include "kernels/dot_q8_k_neon.h"
 
-// w (n/256 block_q6_K), q (n/256 Q8_K) -> sum
-float bn_dot_q6_k_q8_k_neon(const void* w, const bn_block_q8_k* q, int64_t n) {
-    const uint8_t* b = (const uint8_t*)w;
-    float acc = 0.0f;
-    for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES, q++) {
-        const int8_t* sc = (const int8_t*)(b + BN_Q6_K_SCALES);
-        int32x4_t s0 = vdupq_n_s32(0), s1 = vdupq_n_s32(0);
-        for (int h = 0; h < 2; h++) {
-            int8x16_t c[8];
-            bn_q6_k_codes_neon(b, h, c);
-            for (int m = 0; m < 8; m++) {
-                const int8x16_t q8 = vld1q_s8(q->qs + 128 * h + 16 * m);
-                const int16x8_t p = vaddq_s16(vmull_s8(vget_low_s8(c[m]), vget_low_s8(q8)), vmull_high_s8(c[m], q8));
-                const int16_t s = sc[8 * h + m];
-                s0 = vmlal_n_s16(s0, vget_low_s16(p), s);
-                s1 = vmlal_high_n_s16(s1, p, s);
-            }
-        }
-        const int32_t isum = vaddvq_s32(vaddq_s32(s0, s1)) - 32 * bn_q8_k_scale_bsums_neon(sc, q);
-        acc = bn_q8_k_step(acc, bn_q6_k_d_neon(b), q->d, isum);
-    }
-    return acc;
-}
-
-/* s0, s1 + the codes c of a half-block . its Q8_K values q8, each sub-block times its scale sc[m] */
-static inline void half_dot(int32x4_t* s0, int32x4_t* s1, const int8x16_t c[8], const int8_t* q8, const int8_t* sc) {
-    for (int m = 0; m < 8; m++) {
+/* Per sub-block of 16: two widening multiplies of the unsigned codes by Q8_K (each product at most 63 * 127, their
+ * pairwise sums fit int16), then a widening multiply-add by the sub-block's scale into int32 (low half into s0,
+ * high half into s1). */
+static inline void pair_dot(int32x4_t* s0, int32x4_t* s1, int8x16_t c0, int8x16_t c1, const int8_t* q8, int8_t sc0,
+                            int8_t sc1) {
+    const int8x16_t c[2] = {c0, c1};
+    const int8_t sc[2] = {sc0, sc1};
+    for (int m = 0; m < 2; m++) {
         const int8x16_t v = vld1q_s8(q8 + 16 * m);
         const int16x8_t p = vaddq_s16(vmull_s8(vget_low_s8(c[m]), vget_low_s8(v)), vmull_high_s8(c[m], v));
         *s0 = vmlal_n_s16(*s0, vget_low_s16(p), sc[m]);
@@ -37,33 +17,15 @@ static inline void half_dot(int32x4_t* s0, int32x4_t* s1, const int8x16_t c[8], 
     }
 }
 
-// w (n/256 block_q6_K), nt tokens of q (n/256 Q8_K each, q_stride blocks apart) -> out (nt); four tokens share
-// each unpacking of the weight block
+// w (n/256 block_q6_K), q (n/256 Q8_K) -> sum
+float bn_dot_q6_k_q8_k_neon(const void* w, const bn_block_q8_k* q, int64_t n) {
+    return bn_dot_q6_k_q8_k_body_neon(w, q, n, pair_dot);
+}
+
+// w (n/256 block_q6_K), nt tokens of q (n/256 Q8_K each, q_stride blocks apart) -> out (nt)
 void bn_dot_q6_k_q8_k_x4_neon(const void* w, const bn_block_q8_k* q, int64_t q_stride, int32_t nt, int64_t n,
                               float* out) {
-    if (nt != 4) {
-        for (int32_t t = 0; t < nt; t++) out[t] = bn_dot_q6_k_q8_k_neon(w, q + t * q_stride, n);
-        return;
-    }
-    const uint8_t* b = (const uint8_t*)w;
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES) {
-        const int8_t* sc = (const int8_t*)(b + BN_Q6_K_SCALES);
-        const bn_block_q8_k* qb[4] = {q + i, q + q_stride + i, q + 2 * q_stride + i, q + 3 * q_stride + i};
-        int32x4_t s0[4], s1[4];
-        for (int t = 0; t < 4; t++) s0[t] = s1[t] = vdupq_n_s32(0);
-        for (int h = 0; h < 2; h++) {
-            int8x16_t c[8];
-            bn_q6_k_codes_neon(b, h, c);
-            for (int t = 0; t < 4; t++) half_dot(&s0[t], &s1[t], c, qb[t]->qs + 128 * h, sc + 8 * h);
-        }
-        const float d6 = bn_q6_k_d_neon(b);
-        for (int t = 0; t < 4; t++) {
-            const int32_t isum = vaddvq_s32(vaddq_s32(s0[t], s1[t])) - 32 * bn_q8_k_scale_bsums_neon(sc, qb[t]);
-            acc[t] = bn_q8_k_step(acc[t], d6, qb[t]->d, isum);
-        }
-    }
-    for (int t = 0; t < 4; t++) out[t] = acc[t];
+    bn_dot_q6_k_q8_k_x4_body_neon(w, q, q_stride, nt, n, out, pair_dot, bn_dot_q6_k_q8_k_neon);
 }
 
 void bn_install_dot_q8_k_neon(bn_kernel_table* t) {

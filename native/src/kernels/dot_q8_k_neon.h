@@ -41,4 +41,68 @@ static inline float bn_q6_k_d_neon(const uint8_t* blk) {
     return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(dh))), 0);
 }
 
+/* The NEON and dot-product versions differ only in pair_dot: *s0, *s1 + the codes of sub-blocks m, m+1 (c0, c1)
+ * times their 32 Q8_K values at q8, each sub-block times its scale (sc0, sc1), spread over the int32 lanes of s0 and
+ * s1 in whatever way suits the instructions (only the sum of all eight lanes counts). Each file passes its own; the
+ * bodies below are inlined into its entry points, and the call through the pointer with them. */
+typedef void bn_q6_k_pair_dot_fn(int32x4_t* s0, int32x4_t* s1, int8x16_t c0, int8x16_t c1, const int8_t* q8,
+                                 int8_t sc0, int8_t sc1);
+
+/* s0, s1 + the codes c of a half-block . its Q8_K values q8, each sub-block m times its scale sc[m] */
+#define BN_Q6_K_INLINE static inline __attribute__((always_inline))
+BN_Q6_K_INLINE void bn_q6_k_half_dot_neon(int32x4_t* s0, int32x4_t* s1, const int8x16_t c[8], const int8_t* q8,
+                                          const int8_t* sc, bn_q6_k_pair_dot_fn* pair_dot) {
+    for (int m = 0; m < 8; m += 2) pair_dot(s0, s1, c[m], c[m + 1], q8 + 16 * m, sc[m], sc[m + 1]);
+}
+
+/* isum of a block from its lane sums s0 + s1: minus 32 * sum_k scales[k] * bsums[k] (the codes' offset). */
+static inline int32_t bn_q6_k_isum_neon(int32x4_t s0, int32x4_t s1, const int8_t* sc, const bn_block_q8_k* q) {
+    return vaddvq_s32(vaddq_s32(s0, s1)) - 32 * bn_q8_k_scale_bsums_neon(sc, q);
+}
+
+BN_Q6_K_INLINE float bn_dot_q6_k_q8_k_body_neon(const void* w, const bn_block_q8_k* q, int64_t n,
+                                                bn_q6_k_pair_dot_fn* pair_dot) {
+    const uint8_t* b = (const uint8_t*)w;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES, q++) {
+        const int8_t* sc = (const int8_t*)(b + BN_Q6_K_SCALES);
+        int32x4_t s0 = vdupq_n_s32(0), s1 = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            int8x16_t c[8];
+            bn_q6_k_codes_neon(b, h, c);
+            bn_q6_k_half_dot_neon(&s0, &s1, c, q->qs + 128 * h, sc + 8 * h, pair_dot);
+        }
+        acc = bn_q8_k_step(acc, bn_q6_k_d_neon(b), q->d, bn_q6_k_isum_neon(s0, s1, sc, q));
+    }
+    return acc;
+}
+
+/* Four tokens share each unpacking of the weight block; nt != 4 takes single, the file's own single dot. */
+BN_Q6_K_INLINE void bn_dot_q6_k_q8_k_x4_body_neon(const void* w, const bn_block_q8_k* q, int64_t q_stride, int32_t nt,
+                                                  int64_t n, float* out, bn_q6_k_pair_dot_fn* pair_dot,
+                                                  bn_dot_q6_k_q8_k_fn* single) {
+    if (nt != 4) {
+        for (int32_t t = 0; t < nt; t++) out[t] = single(w, q + t * q_stride, n);
+        return;
+    }
+    const uint8_t* b = (const uint8_t*)w;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES) {
+        const int8_t* sc = (const int8_t*)(b + BN_Q6_K_SCALES);
+        const bn_block_q8_k* qb[4] = {q + i, q + q_stride + i, q + 2 * q_stride + i, q + 3 * q_stride + i};
+        int32x4_t s0[4], s1[4];
+        for (int t = 0; t < 4; t++) s0[t] = s1[t] = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            int8x16_t c[8];
+            bn_q6_k_codes_neon(b, h, c);
+            for (int t = 0; t < 4; t++)
+                bn_q6_k_half_dot_neon(&s0[t], &s1[t], c, qb[t]->qs + 128 * h, sc + 8 * h, pair_dot);
+        }
+        const float d6 = bn_q6_k_d_neon(b);
+        for (int t = 0; t < 4; t++)
+            acc[t] = bn_q8_k_step(acc[t], d6, qb[t]->d, bn_q6_k_isum_neon(s0[t], s1[t], sc, qb[t]));
+    }
+    for (int t = 0; t < 4; t++) out[t] = acc[t];
+}
+
 #endif
