@@ -26,33 +26,6 @@ static int64_t naive_dot(const uint8_t* row, const int8_t* q, int64_t K) {
     return d;
 }
 
-static void fill_bytes(uint64_t* rng, uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)bn_test_rand_u64(rng);
-}
-
-static void fill_q(uint64_t* rng, int8_t* q, size_t n) {
-    for (size_t i = 0; i < n; i++) q[i] = (int8_t)bn_test_rand_u64(rng);
-}
-
-static void sums(const int8_t* q, int64_t T, int64_t K, int32_t* s) {
-    for (int64_t t = 0; t < T; t++) {
-        s[t] = 0;
-        for (int64_t k = 0; k < K; k++) s[t] += q[t * K + k];
-    }
-}
-
-/* A random ternary matrix as int8 values. */
-static void fill_ternary(uint64_t* rng, int8_t* w, size_t n) {
-    for (size_t i = 0; i < n; i++) w[i] = (int8_t)(bn_test_rand_u64(rng) % 3) - 1;
-}
-
-/* First index where the bit patterns of two float arrays differ, or -1. */
-static int64_t first_diff(const float* x, const float* y, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&x[i], &y[i], sizeof(float)) != 0) return i;
-    return -1;
-}
-
 /* ---- layout, pack, unpack ---------------------------------------------------------------------------- */
 
 BN_TEST(layout_matches_i2s_definition) {
@@ -187,51 +160,10 @@ BN_TEST(scalar_matches_naive_integer_dot) {
 
 /* ---- every vector variant against the scalar reference ---------------------------------------------- */
 
-/* Runs every variant on rows [r0, M) of one random problem and compares gemv (T == 1) or gemm with scalar.
- * y has a padded row stride so that writes outside the tile show. */
+/* Every variant against the scalar reference on rows [r0, M) of one problem (tmatmul_variants.h). */
 static void compare_variants(uint64_t seed, int64_t M, int64_t K, int64_t T, int64_t r0, const uint8_t* w_in,
                              const int8_t* q_in) {
-    uint64_t rng = seed;
-    const int64_t ldy = M + 3;
-    uint8_t* w = malloc((size_t)(M * K / 4));
-    int8_t* q = malloc((size_t)(T * K));
-    int32_t* qs = malloc(sizeof(int32_t) * (size_t)T);
-    float* a = malloc(sizeof(float) * (size_t)T);
-    float* ref = malloc(sizeof(float) * (size_t)(T * ldy));
-    float* got = malloc(sizeof(float) * (size_t)(T * ldy));
-    if (w_in) memcpy(w, w_in, (size_t)(M * K / 4));
-    else fill_bytes(&rng, w, (size_t)(M * K / 4));
-    if (q_in) memcpy(q, q_in, (size_t)(T * K));
-    else fill_q(&rng, q, (size_t)(T * K));
-    sums(q, T, K, qs);
-    for (int64_t t = 0; t < T; t++) a[t] = bn_test_rand_float(&rng, 0.5f, 300.0f);
-    const float ws = bn_test_rand_float(&rng, 0.1f, 2.0f);
-    for (int64_t i = 0; i < T * ldy; i++) ref[i] = -7.0f;
-    if (T == 1) bn_tmatmul_i2_gemv_scalar(w, K, r0, M, q, qs[0], a[0], ws, ref);
-    else bn_tmatmul_i2_gemm_scalar(w, K, r0, M, q, qs, a, ws, T, ref, ldy);
-    for (int v = 0; v < N_VARIANTS; v++) {
-        if (!runs(&g_variants[v])) continue;
-        for (int64_t i = 0; i < T * ldy; i++) got[i] = -7.0f;
-        if (T == 1) g_variants[v].gemv(w, K, r0, M, q, qs[0], a[0], ws, got);
-        else g_variants[v].gemm(w, K, r0, M, q, qs, a, ws, T, got, ldy);
-        const int64_t d = first_diff(ref, got, T == 1 ? M : T * ldy);
-        BN_CHECK_MSG(d < 0, "%s M=%lld K=%lld T=%lld r0=%lld: y[%lld] = %.9g, scalar %.9g", g_variants[v].name,
-                     (long long)M, (long long)K, (long long)T, (long long)r0, (long long)d,
-                     d < 0 ? 0.0 : (double)got[d], d < 0 ? 0.0 : (double)ref[d]);
-        /* gemm with one token must agree with gemv too */
-        if (T == 1) {
-            for (int64_t i = 0; i < ldy; i++) got[i] = -7.0f;
-            g_variants[v].gemm(w, K, r0, M, q, qs, a, ws, 1, got, ldy);
-            BN_CHECK_MSG(first_diff(ref, got, M) < 0, "%s gemm T=1 M=%lld K=%lld", g_variants[v].name, (long long)M,
-                         (long long)K);
-        }
-    }
-    free(w);
-    free(q);
-    free(qs);
-    free(a);
-    free(ref);
-    free(got);
+    compare_variants_of(bn_tmatmul_i2_gemv_scalar, bn_tmatmul_i2_gemm_scalar, M * K / 4, seed, M, K, T, r0, w_in, q_in);
 }
 
 BN_TEST(variants_match_scalar_small_shapes) {

@@ -15,34 +15,9 @@
 
 static int64_t tq1_bytes(int64_t M, int64_t K) { return M * (K / 256) * 54; }
 
-static void fill_bytes(uint64_t* rng, uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)bn_test_rand_u64(rng);
-}
-
-static void fill_q(uint64_t* rng, int8_t* q, size_t n) {
-    for (size_t i = 0; i < n; i++) q[i] = (int8_t)bn_test_rand_u64(rng);
-}
-
-static void fill_ternary(uint64_t* rng, int8_t* w, size_t n) {
-    for (size_t i = 0; i < n; i++) w[i] = (int8_t)(bn_test_rand_u64(rng) % 3) - 1;
-}
-
-static void sums(const int8_t* q, int64_t T, int64_t K, int32_t* s) {
-    for (int64_t t = 0; t < T; t++) {
-        s[t] = 0;
-        for (int64_t k = 0; k < K; k++) s[t] += q[t * K + k];
-    }
-}
-
 /* Sets every block's d to fp16 1.0, so that the format unpacker (which refuses non-finite d) reads random bytes. */
 static void set_d_one(uint8_t* p, int64_t M, int64_t K) {
     for (int64_t b = 0; b < M * K / 256; b++) p[b * 54 + 52] = 0x00, p[b * 54 + 53] = 0x3C;
-}
-
-static int64_t first_diff(const float* x, const float* y, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&x[i], &y[i], sizeof(float)) != 0) return i;
-    return -1;
 }
 
 /* The codes -1..1 of TQ1 bytes as quant/format_tq1_0.c (ggml's dequantize order) decodes them. */
@@ -168,45 +143,11 @@ BN_TEST(scalar_matches_dense_int_reference) {
 
 /* ---- every variant against the scalar reference ------------------------------------------------------ */
 
-/* Runs every variant on rows [r0, M) of one problem and compares gemv (T == 1) or gemm with scalar; y has a
- * padded row stride so that writes outside the tile show. w_in/q_in NULL: random bytes. */
+/* Every variant against the scalar reference on rows [r0, M) of one problem (tmatmul_variants.h). */
 static void compare_variants(uint64_t seed, int64_t M, int64_t K, int64_t T, int64_t r0, const uint8_t* w_in,
                              const int8_t* q_in) {
-    uint64_t rng = seed;
-    const int64_t ldy = M + 3, bytes = tq1_bytes(M, K);
-    uint8_t* w = malloc((size_t)bytes); /* exactly the matrix: a read past its end shows under ASan */
-    int8_t* q = malloc((size_t)(T * K));
-    int32_t* qs = malloc(sizeof(int32_t) * (size_t)T);
-    float* a = malloc(sizeof(float) * (size_t)T);
-    float* ref = malloc(sizeof(float) * (size_t)(T * ldy));
-    float* got = malloc(sizeof(float) * (size_t)(T * ldy));
-    if (w_in) memcpy(w, w_in, (size_t)bytes);
-    else fill_bytes(&rng, w, (size_t)bytes);
-    if (q_in) memcpy(q, q_in, (size_t)(T * K));
-    else fill_q(&rng, q, (size_t)(T * K));
-    sums(q, T, K, qs);
-    for (int64_t t = 0; t < T; t++) a[t] = bn_test_rand_float(&rng, 0.5f, 300.0f);
-    const float ws = bn_test_rand_float(&rng, 0.1f, 2.0f);
-    for (int64_t i = 0; i < T * ldy; i++) ref[i] = -7.0f;
-    if (T == 1) bn_tmatmul_tq1_gemv_scalar(w, K, r0, M, q, qs[0], a[0], ws, ref);
-    else bn_tmatmul_tq1_gemm_scalar(w, K, r0, M, q, qs, a, ws, T, ref, ldy);
-    for (int v = 1; v < N_VARIANTS; v++) {
-        if (!runs(&g_variants[v])) continue;
-        for (int64_t i = 0; i < T * ldy; i++) got[i] = -7.0f;
-        if (T == 1) g_variants[v].gemv(w, K, r0, M, q, qs[0], a[0], ws, got);
-        else g_variants[v].gemm(w, K, r0, M, q, qs, a, ws, T, got, ldy);
-        const int64_t d = first_diff(ref, got, T == 1 ? M : T * ldy);
-        BN_CHECK_MSG(d < 0, "%s M=%lld K=%lld T=%lld r0=%lld: y[%lld] = %.9g, scalar %.9g", g_variants[v].name,
-                     (long long)M, (long long)K, (long long)T, (long long)r0, (long long)d,
-                     d < 0 ? 0.0 : (double)got[d], d < 0 ? 0.0 : (double)ref[d]);
-        if (T == 1) { /* gemm with one token agrees with gemv */
-            for (int64_t i = 0; i < ldy; i++) got[i] = -7.0f;
-            g_variants[v].gemm(w, K, r0, M, q, qs, a, ws, 1, got, ldy);
-            BN_CHECK_MSG(first_diff(ref, got, M) < 0, "%s gemm T=1 M=%lld K=%lld", g_variants[v].name, (long long)M,
-                         (long long)K);
-        }
-    }
-    free(w), free(q), free(qs), free(a), free(ref), free(got);
+    compare_variants_of(bn_tmatmul_tq1_gemv_scalar, bn_tmatmul_tq1_gemm_scalar, tq1_bytes(M, K), seed, M, K, T, r0,
+                        w_in, q_in);
 }
 
 /* M not a multiple of 16 nor of any row block (1, 2, 4, 8); T = 1..9 and 33 (beyond every token tile). */

@@ -11,12 +11,6 @@
 #define BN_TM_VARIANTS_WITH_SCALAR 1
 #include "tmatmul_variants.h"
 
-static int64_t first_diff(const float* x, const float* y, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&x[i], &y[i], sizeof(float)) != 0) return i;
-    return -1;
-}
-
 /* A random ternary matrix, packed as I2_S (the reference) and as I2S_X4. */
 typedef struct mats {
     int64_t M, K;
@@ -80,44 +74,21 @@ BN_TEST(relayout_and_unpack_round_trip) {
     free_mats(&m);
 }
 
-/* Every variant's X4 gemv (T == 1) and gemm on rows [r0, M) against the I2_S scalar reference. */
+/* Every variant's X4 gemv (T == 1) and gemm on rows [r0, M) against the I2_S scalar reference on the same codes. */
 static void compare(uint64_t seed, int64_t M, int64_t K, int64_t T, int64_t r0) {
     uint64_t rng = seed;
     mats m = make_mats(&rng, M, K);
-    const int64_t ldy = M + 3;
     int8_t* q = malloc((size_t)(T * K));
-    int32_t* qs = calloc((size_t)T, sizeof(int32_t));
+    int32_t* qs = malloc(sizeof(int32_t) * (size_t)T);
     float* a = malloc(sizeof(float) * (size_t)T);
-    float* ref = malloc(sizeof(float) * (size_t)(T * ldy));
-    float* got = malloc(sizeof(float) * (size_t)(T * ldy));
-    for (int64_t i = 0; i < T * K; i++) {
-        q[i] = (int8_t)bn_test_rand_u64(&rng);
-        qs[i / K] += q[i];
-    }
+    fill_q(&rng, q, (size_t)(T * K));
+    sums(q, T, K, qs);
     for (int64_t t = 0; t < T; t++) a[t] = bn_test_rand_float(&rng, 0.5f, 300.0f);
     const float ws = bn_test_rand_float(&rng, 0.1f, 2.0f);
-    for (int64_t i = 0; i < T * ldy; i++) ref[i] = -7.0f;
-    bn_tmatmul_i2_gemm_scalar(m.i2s, K, r0, M, q, qs, a, ws, T, ref, ldy);
-    for (int v = 0; v < N_VARIANTS; v++) {
-        if (!runs(&g_variants[v])) continue;
-        for (int64_t i = 0; i < T * ldy; i++) got[i] = -7.0f;
-        g_variants[v].gemm(m.x4, K, r0, M, q, qs, a, ws, T, got, ldy);
-        int64_t d = first_diff(ref, got, T * ldy);
-        BN_CHECK_MSG(d < 0, "%s gemm M=%lld K=%lld T=%lld r0=%lld: y[%lld]", g_variants[v].name, (long long)M,
-                     (long long)K, (long long)T, (long long)r0, (long long)d);
-        if (T == 1) {
-            for (int64_t i = 0; i < ldy; i++) got[i] = -7.0f;
-            g_variants[v].gemv(m.x4, K, r0, M, q, qs[0], a[0], ws, got);
-            d = first_diff(ref, got, ldy);
-            BN_CHECK_MSG(d < 0, "%s gemv M=%lld K=%lld r0=%lld: y[%lld]", g_variants[v].name, (long long)M,
-                         (long long)K, (long long)r0, (long long)d);
-        }
-    }
+    check_variants(bn_tmatmul_i2_gemv_scalar, bn_tmatmul_i2_gemm_scalar, m.i2s, m.x4, M, K, T, r0, q, qs, a, ws);
     free(q);
     free(qs);
     free(a);
-    free(ref);
-    free(got);
     free_mats(&m);
 }
 
