@@ -27,9 +27,9 @@ BN_TM_INLINE __m256i codes(const uint8_t* p, int g, __m256i m3) {
     return g == 3 ? _mm256_and_si256(v, m3) : _mm256_and_si256(_mm256_srli_epi16(v, 6 - 2 * g), m3);
 }
 
-/* R rows x N tokens (R in {1, 4}, N <= 3) of I2_S rows or (X) I2S_X4 ones, group by group so that one code vector is live at a time; A
- * accumulators per output (2 halves the vpdpbusd dependency chain when few outputs are in flight, as in a
- * GEMV). */
+/* R rows x N tokens (R in {1, 4}, N <= 3) of I2_S rows or (X) I2S_X4 ones, group by group so that one code vector
+ * is live at a time; A accumulators per output (2 halves the vpdpbusd dependency chain when few outputs are in
+ * flight, as in a GEMV). */
 BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
                        float w_scale, float* y, int64_t ldy, const int R, const int N, const int A, const int X) {
     const __m256i m3 = _mm256_set1_epi8(3);

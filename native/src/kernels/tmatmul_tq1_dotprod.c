@@ -36,17 +36,10 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
         }
     }
     for (int n = 0; n < N; n++) {
-        const float scale = w_scale / a[n];
         int32x4_t s[4];
         for (int r = 0; r < R; r++) s[r] = A == 2 ? vaddq_s32(acc[r][n][0], acc[r][n][1]) : acc[r][n][0];
-        if (R == 4) {
-            const int32x4_t d = vsubq_s32(vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3])),
-                                          vdupq_n_s32(q_sum[n]));
-            vst1q_f32(y + n * ldy, vmulq_f32(vcvtq_f32_s32(d), vdupq_n_f32(scale)));
-        } else {
-            for (int r = 0; r < R; r++)
-                y[n * ldy + r] = (float)(int32_t)((uint32_t)vaddvq_s32(s[r]) - (uint32_t)q_sum[n]) * scale;
-        }
+        bn_tm_store_rows_neon(R, s[0], s[R == 4 ? 1 : 0], s[R == 4 ? 2 : 0], s[R == 4 ? 3 : 0], q_sum[n], w_scale / a[n],
+                              y + n * ldy);
     }
 }
 
