@@ -18,7 +18,7 @@
 /* R rows x N tokens (R in {1, 2, 4}, N <= 4) over all of K, I2_S rows or (X) I2S_X4 ones; see bn_tm_tile_fn. */
 BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32_t* q_sum, const float* a,
                        float w_scale, float* y, int64_t ldy, const int R, const int N, const int X) {
-    const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    const __m256i m3 = _mm256_set1_epi8(3);
     const int64_t row_bytes = K / 4;
     /* int32 partial sums, touched once per chunk: kept in memory so the registers hold the int16 ones */
     _Alignas(32) int32_t acc[4][4][8];
@@ -43,18 +43,10 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
                         s[r][n] = add_i16(s[r][n], _mm256_maddubs_epi16(
                                                        c[g], _mm256_loadu_si256((const __m256i*)(q + n * K + k + 32 * g))));
             }
-        for (int r = 0; r < R; r++)
-            for (int n = 0; n < N; n++)
-                _mm256_store_si256((__m256i*)acc[r][n], _mm256_add_epi32(_mm256_load_si256((const __m256i*)acc[r][n]),
-                                                                         _mm256_madd_epi16(s[r][n], ones)));
+        flush_i16(R, N, s, acc);
         k0 = k1;
     } while (k0 < K);
-    for (int n = 0; n < N; n++)
-        store_rows(R, _mm256_load_si256((const __m256i*)acc[0][n]),
-                   _mm256_load_si256((const __m256i*)acc[R >= 2 ? 1 : 0][n]),
-                   _mm256_load_si256((const __m256i*)acc[R == 4 ? 2 : 0][n]),
-                   _mm256_load_si256((const __m256i*)acc[R == 4 ? 3 : R >= 2 ? 1 : 0][n]), q_sum[n], w_scale / a[n],
-                   y + n * ldy);
+    store_acc(R, N, acc, q_sum, a, w_scale, y, ldy);
 }
 
 #define BN_TM_TILE(R, N)                                                                                    \

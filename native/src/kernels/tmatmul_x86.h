@@ -1,6 +1,7 @@
 /* Internal: the 256-bit pieces that the AVX2 and AVX-VNNI ternary matmul tiles of both layouts share
  * (tmatmul_avx2.c, tmatmul_avxvnni.c, tmatmul_tq1_avx2.c, tmatmul_tq1_avxvnni.c): lane sums, the int16 add that
- * keeps gcc's schedule, and the end of a tile. AVX2 instructions only, so each of those files' flags compile it.
+ * keeps gcc's schedule, the end of a tile, and the AVX2 tiles' int16-to-int32 flush and end from memory. AVX2
+ * instructions only, so each of those files' flags compile it.
  * Include after <immintrin.h> and "kernels/tmatmul.h". */
 #ifndef BN_TMATMUL_X86_H
 #define BN_TMATMUL_X86_H
@@ -40,6 +41,27 @@ BN_TM_INLINE void store_rows(const int R, __m256i s0, __m256i s1, __m256i s2, __
     } else {
         y[0] = (float)(int32_t)((uint32_t)hsum(s0) - (uint32_t)q_sum) * scale;
     }
+}
+
+/* The AVX2 tiles' int16 sums s[r][n] (a chunk of blocks) widened and added into the int32 sums acc[r][n] kept in
+ * memory (R rows x N tokens). */
+BN_TM_INLINE void flush_i16(const int R, const int N, __m256i s[4][4], int32_t acc[4][4][8]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++)
+            _mm256_store_si256((__m256i*)acc[r][n], _mm256_add_epi32(_mm256_load_si256((const __m256i*)acc[r][n]),
+                                                                     _mm256_madd_epi16(s[r][n], ones)));
+}
+
+/* The end of an AVX2 tile whose int32 sums are in acc (R rows x N tokens): store_rows for each token. */
+BN_TM_INLINE void store_acc(const int R, const int N, int32_t acc[4][4][8], const int32_t* q_sum, const float* a,
+                            float w_scale, float* y, int64_t ldy) {
+    for (int n = 0; n < N; n++)
+        store_rows(R, _mm256_load_si256((const __m256i*)acc[0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R >= 2 ? 1 : 0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R == 4 ? 2 : 0][n]),
+                   _mm256_load_si256((const __m256i*)acc[R == 4 ? 3 : R >= 2 ? 1 : 0][n]), q_sum[n], w_scale / a[n],
+                   y + n * ldy);
 }
 
 #endif
