@@ -31,26 +31,14 @@ BN_TM_INLINE void unpack(const uint8_t* p, __m512i sh_lo, __m512i sh_hi, __m512i
     *hi = _mm512_and_si512(_mm512_srlv_epi16(v, sh_hi), m3);
 }
 
-/* y[0..R) = (float)(s_i - q_sum) * (w_scale / a) for the sums s_i of the vectors s0..s3 (R == 1 or 4). */
-BN_TM_INLINE void store(int R, __m512i s0, __m512i s1, __m512i s2, __m512i s3, int32_t q_sum, float a,
-                        float w_scale, float* y) {
-    const float scale = w_scale / a;
-    if (R == 4) {
-        const __m128i d = _mm_sub_epi32(bn_hsum4_epi32_512(s0, s1, s2, s3), _mm_set1_epi32(q_sum));
-        _mm_storeu_ps(y, _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale)));
-    } else {
-        y[0] = (float)(int32_t)((uint32_t)_mm512_reduce_add_epi32(s0) - (uint32_t)q_sum) * scale;
-    }
-}
-
-/* A GEMV tile's end: row r's sum is acc0[r] + acc1[r]; y[0..R) as store() makes it (R == 1, 4 or 8). */
+/* A GEMV tile's end: row r's sum is acc0[r] + acc1[r]; y[0..R) as bn_tm_store_rows_512 makes it (R == 1, 4, 8). */
 BN_TM_INLINE void store_v(__m512i* acc0, const __m512i* acc1, int32_t q_sum, float a, float w_scale, float* y,
                           const int R) {
     for (int r = 0; r < R; r++) acc0[r] = _mm512_add_epi32(acc0[r], acc1[r]);
-    if (R >= 4) store(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum, a, w_scale, y);
-    if (R == 8) store(4, acc0[4], acc0[5], acc0[6], acc0[7], q_sum, a, w_scale, y + 4);
+    if (R >= 4) bn_tm_store_rows_512(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum, a, w_scale, y);
+    if (R == 8) bn_tm_store_rows_512(4, acc0[4], acc0[5], acc0[6], acc0[7], q_sum, a, w_scale, y + 4);
     if (R == 1) {
-        store(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum, a, w_scale, y);
+        bn_tm_store_rows_512(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum, a, w_scale, y);
     }
 }
 
@@ -145,10 +133,7 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
         }
         k += 128;
     } while (k < K);
-    for (int n = 0; n < N; n++) {
-        if (R == 4) store(4, acc[n][0], acc[n][1], acc[n][2], acc[n][3], q_sum[n], a[n], w_scale, y + n * ldy);
-        else store(1, acc[n][0], acc[n][0], acc[n][0], acc[n][0], q_sum[n], a[n], w_scale, y + n * ldy);
-    }
+    bn_tm_store_tokens_512(R, N, acc, q_sum, a, w_scale, y, ldy);
 }
 
 #define BN_TM_TILE(R, N)                                                                                    \

@@ -48,18 +48,6 @@ static const _Alignas(64) uint16_t g_mo[3][32] = {{Q4(1), Q4(1), Q4(3), Q4(3)},
 #undef Q4E
 #undef W8
 
-/* y[0..R) = (float)(s_i - q_sum) * (w_scale / a) for the sums s_i of the vectors s0..s3 (R == 1 or 4). */
-BN_TM_INLINE void store(int R, __m512i s0, __m512i s1, __m512i s2, __m512i s3, int32_t q_sum, float a,
-                        float w_scale, float* y) {
-    const float scale = w_scale / a;
-    if (R == 4) {
-        const __m128i d = _mm_sub_epi32(bn_hsum4_epi32_512(s0, s1, s2, s3), _mm_set1_epi32(q_sum));
-        _mm_storeu_ps(y, _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_set1_ps(scale)));
-    } else {
-        y[0] = (float)(int32_t)((uint32_t)_mm512_reduce_add_epi32(s0) - (uint32_t)q_sum) * scale;
-    }
-}
-
 typedef struct consts {
     __m512i hi, three, three8;
 } consts;
@@ -128,10 +116,10 @@ BN_TM_INLINE void tile_v(const uint8_t* w, int64_t K, const int8_t* q, const int
         wb += BN_TQ1_BLOCK_BYTES;
     } while (kk < K);
     if (R == 8) {
-        store(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum[0], a[0], w_scale, y);
-        store(4, acc0[4], acc0[5], acc0[6], acc0[7], q_sum[0], a[0], w_scale, y + 4);
+        bn_tm_store_rows_512(4, acc0[0], acc0[1], acc0[2], acc0[3], q_sum[0], a[0], w_scale, y);
+        bn_tm_store_rows_512(4, acc0[4], acc0[5], acc0[6], acc0[7], q_sum[0], a[0], w_scale, y + 4);
     } else {
-        store(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum[0], a[0], w_scale, y);
+        bn_tm_store_rows_512(1, acc0[0], acc0[0], acc0[0], acc0[0], q_sum[0], a[0], w_scale, y);
     }
 }
 
@@ -159,10 +147,7 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
         kk += BN_TQ1_BLOCK;
         wb += BN_TQ1_BLOCK_BYTES;
     } while (kk < K);
-    for (int n = 0; n < N; n++) {
-        if (R == 4) store(4, acc[n][0], acc[n][1], acc[n][2], acc[n][3], q_sum[n], a[n], w_scale, y + n * ldy);
-        else store(1, acc[n][0], acc[n][0], acc[n][0], acc[n][0], q_sum[n], a[n], w_scale, y + n * ldy);
-    }
+    bn_tm_store_tokens_512(R, N, acc, q_sum, a, w_scale, y, ldy);
 }
 
 #define BN_TM_TILE(R, N)                                                                                    \
