@@ -51,12 +51,7 @@ BN_TM_INLINE void tile(const uint8_t* w, int64_t K, const int8_t* q, const int32
             }
         k += 128;
     } while (k < K);
-    for (int n = 0; n < N; n++) {
-        const float scale = w_scale / a[n];
-        __m256i s[4];
-        for (int r = 0; r < R; r++) s[r] = A == 2 ? _mm256_add_epi32(acc[0][r][n], acc[1][r][n]) : acc[0][r][n];
-        store_rows(R, s[0], s[R == 4 ? 1 : 0], s[R == 4 ? 2 : 0], s[R == 4 ? 3 : 0], q_sum[n], scale, y + n * ldy);
-    }
+    store_acc_vnni(R, N, A, acc, q_sum, a, w_scale, y, ldy);
 }
 
 #define BN_TM_TILE(R, N, A)                                                                                 \

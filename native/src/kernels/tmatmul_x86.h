@@ -1,7 +1,7 @@
 /* Internal: the 256-bit pieces that the AVX2 and AVX-VNNI ternary matmul tiles of both layouts share
  * (tmatmul_avx2.c, tmatmul_avxvnni.c, tmatmul_tq1_avx2.c, tmatmul_tq1_avxvnni.c): lane sums, the int16 add that
- * keeps gcc's schedule, the end of a tile, and the AVX2 tiles' int16-to-int32 flush and end from memory. AVX2
- * instructions only, so each of those files' flags compile it.
+ * keeps gcc's schedule, the end of a tile, the AVX2 tiles' int16-to-int32 flush and end from memory, and the
+ * AVX-VNNI tiles' end. AVX2 instructions only, so each of those files' flags compile it.
  * Include after <immintrin.h> and "kernels/tmatmul.h". */
 #ifndef BN_TMATMUL_X86_H
 #define BN_TMATMUL_X86_H
@@ -62,6 +62,17 @@ BN_TM_INLINE void store_acc(const int R, const int N, int32_t acc[4][4][8], cons
                    _mm256_load_si256((const __m256i*)acc[R == 4 ? 2 : 0][n]),
                    _mm256_load_si256((const __m256i*)acc[R == 4 ? 3 : R >= 2 ? 1 : 0][n]), q_sum[n], w_scale / a[n],
                    y + n * ldy);
+}
+
+/* The end of an AVX-VNNI tile: row r, token n summed over its A accumulators acc[0..A)[r][n], then store_rows. */
+BN_TM_INLINE void store_acc_vnni(const int R, const int N, const int A, __m256i acc[2][4][3], const int32_t* q_sum,
+                                 const float* a, float w_scale, float* y, int64_t ldy) {
+    for (int n = 0; n < N; n++) {
+        __m256i s[4];
+        for (int r = 0; r < R; r++) s[r] = A == 2 ? _mm256_add_epi32(acc[0][r][n], acc[1][r][n]) : acc[0][r][n];
+        store_rows(R, s[0], s[R == 4 ? 1 : 0], s[R == 4 ? 2 : 0], s[R == 4 ? 3 : 0], q_sum[n], w_scale / a[n],
+                   y + n * ldy);
+    }
 }
 
 #endif
