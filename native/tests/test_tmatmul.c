@@ -2,6 +2,7 @@
  * computation written here from the layout's definition, every vector variant this CPU runs against the scalar
  * reference bit for bit, threads against serial, and the public entry points' checks. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "bn_test.h"
@@ -276,6 +277,44 @@ BN_TEST(threaded_equals_serial) {
     }
     bn_threadpool_destroy(pools[0]);
     bn_threadpool_destroy(pools[1]);
+}
+
+/* bn_parallel_stream hands out every item of [0, n) exactly once, in ranges, on 1 to 4 threads: sizes below, at and
+ * above the guided split's threshold (4 * threads * BN_TM_GEMV_TAIL items), shares that do not divide, and n = 0. */
+typedef struct stream_count {
+    _Atomic int* hits;
+    _Atomic int ranges;
+} stream_count;
+
+static void count_items(void* ctx, int64_t i0, int64_t i1, int32_t worker) {
+    (void)worker;
+    stream_count* c = ctx;
+    for (int64_t i = i0; i < i1; i++) c->hits[i]++;
+    c->ranges++;
+}
+
+BN_TEST(parallel_stream_covers_each_item_once) {
+    const int64_t sizes[] = {0, 1, 7, 31, 32, 33, 47, 48, 49, 64, 65, 127, 301, 1000, 128256};
+    for (int threads = 1; threads <= 4; threads++) {
+        bn_threadpool* pool = NULL;
+        if (threads > 1) BN_CHECK_OK(bn_threadpool_create(threads, &pool));
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            const int64_t n = sizes[s];
+            stream_count c = {calloc((size_t)n + 1, sizeof(_Atomic int)), 0};
+            BN_CHECK_OK(bn_parallel_stream(pool, n, count_items, &c));
+            int64_t bad = -1;
+            for (int64_t i = 0; i < n && bad < 0; i++)
+                if (c.hits[i] != 1) bad = i;
+            BN_CHECK_MSG(bad < 0, "n=%lld, %d threads: item %lld done %d times", (long long)n, threads,
+                         (long long)bad, bad < 0 ? 1 : (int)c.hits[bad]);
+            /* big inputs go in a few long ranges (one per thread plus a tail), not in hundreds of chunks */
+            if (n >= 1000 && threads > 1)
+                BN_CHECK_MSG(c.ranges <= threads + 2 * 4 * threads, "n=%lld, %d threads: %d ranges", (long long)n,
+                             threads, (int)c.ranges);
+            free((void*)c.hits);
+        }
+        if (pool) BN_CHECK_OK(bn_threadpool_destroy(pool));
+    }
 }
 
 /* bn_tmatmul_i8_multi: n matrices of one K as one job equal n separate serial calls bit for bit, at 1, 2 and 3

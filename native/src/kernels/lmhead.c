@@ -106,8 +106,11 @@ bn_status bn_lm_head(bn_dtype type, const void* E, int64_t V, int64_t C, const f
             nonfinite = bn_quantize_row_q8_k(h + t * C, C, q + t * (C / BN_Q8_K_BLOCK));
         if (!nonfinite) j.q = q;
     }
-    /* 64 rows a chunk: a few hundred KB of E, enough work to hide the counter */
-    st = bn_threadpool_parallel_for(pool, V, 64, lmhead_rows, &j);
+    /* a few tokens (decode): E is read once, from memory, so the rows go in one contiguous range per thread
+     * (bn_parallel_stream); a long prompt is bound by arithmetic and takes 64 rows a chunk, a few hundred KB of E,
+     * enough work to hide the counter */
+    st = T <= LMHEAD_TOKENS ? bn_parallel_stream(pool, V, lmhead_rows, &j)
+                            : bn_threadpool_parallel_for(pool, V, 64, lmhead_rows, &j);
     if (q && q != stack_q) bn_pool_free(bn_pool_default(), q);
     return st;
 }

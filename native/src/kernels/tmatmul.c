@@ -317,13 +317,7 @@ typedef struct tm_job {
     const int32_t* q_sum;
     bn_tmatmul_i2_gemv_fn* gemv;
     bn_tmatmul_i2_gemm_fn* gemm;
-    int64_t n_big, big, small; /* the guided GEMV split (run_matmul) */
 } tm_job;
-
-/* 1/BN_TM_GEMV_TAIL of each thread's share of a GEMV goes in small self-balancing ranges (0: one range each). */
-#ifndef BN_TM_GEMV_TAIL
-#  define BN_TM_GEMV_TAIL 4
-#endif
 
 /* Units [u0, u1) of BN_TM_ROW_UNIT output rows, every token; a range may span several matrices. */
 static void tm_rows(void* ctx, int64_t u0, int64_t u1, int32_t worker) {
@@ -357,15 +351,41 @@ static bn_status check_matmul(const char* fn, bn_tlayout layout, const uint8_t* 
     return BN_OK;
 }
 
-/* Items [i0, i1) of a guided GEMV split (run_matmul): n_big ranges of big units, then ranges of small units. */
-static void tm_items(void* ctx, int64_t i0, int64_t i1, int32_t worker) {
-    const tm_job* j = ctx;
-    const int64_t units = j->u_off[j->n], head = j->n_big * j->big;
+/* 1/BN_TM_GEMV_TAIL of each thread's share of a streaming pass goes in small self-balancing ranges (0: one range
+ * each). */
+#ifndef BN_TM_GEMV_TAIL
+#  define BN_TM_GEMV_TAIL 4
+#endif
+
+typedef struct stream_job {
+    bn_parallel_fn fn;
+    void* ctx;
+    int64_t n, n_big, big, small;
+} stream_job;
+
+/* Items [i0, i1) of a guided split: n_big ranges of big units, then ranges of small units. */
+static void stream_items(void* ctx, int64_t i0, int64_t i1, int32_t worker) {
+    const stream_job* j = ctx;
+    const int64_t head = j->n_big * j->big;
     for (int64_t i = i0; i < i1; i++) {
         const int64_t u0 = i < j->n_big ? i * j->big : head + (i - j->n_big) * j->small;
-        const int64_t u1 = i < j->n_big ? u0 + j->big : (u0 + j->small < units ? u0 + j->small : units);
-        tm_rows(ctx, u0, u1, worker);
+        const int64_t u1 = i < j->n_big ? u0 + j->big : (u0 + j->small < j->n ? u0 + j->small : j->n);
+        j->fn(j->ctx, u0, u1, worker);
     }
+}
+
+bn_status bn_parallel_stream(bn_threadpool* pool, int64_t n, bn_parallel_fn fn, void* ctx) {
+    const int32_t threads = bn_threadpool_size(pool);
+    if (threads > 1 && BN_TM_GEMV_TAIL > 0 && n >= 4 * (int64_t)threads * BN_TM_GEMV_TAIL) {
+        /* Guided split: each thread first takes one contiguous range of (1 - 1/BN_TM_GEMV_TAIL) of its share; the
+         * rest goes in ranges of half that tail to whichever thread is free first, so a thread that started late
+         * or was slowed does not leave the others waiting at the end of the job. */
+        const int64_t share = n / threads, tail = BN_TM_GEMV_TAIL > 0 ? BN_TM_GEMV_TAIL : 1;
+        stream_job j = {fn, ctx, n, threads, share - share / tail, share / (2 * tail)};
+        const int64_t rest = n - j.n_big * j.big;
+        return bn_threadpool_parallel_for(pool, j.n_big + (rest + j.small - 1) / j.small, 1, stream_items, &j);
+    }
+    return bn_threadpool_parallel_for(pool, n, threads > 1 ? (n + threads - 1) / threads : 0, fn, ctx);
 }
 
 /* Runs a job whose matrices, activations and u_off are filled in. */
@@ -379,24 +399,10 @@ static bn_status run_matmul(tm_job* job, bn_threadpool* pool) {
                                                    : bn_kernels.tmatmul_i2_gemm;
     const int64_t units = job->u_off[job->n];
     if (units == 0) return BN_OK;
-    /* A GEMV reads each weight once and is bound by memory: one contiguous range per thread keeps one prefetch
-     * stream per core and no cold chunk starts (2 threads, k/v 640x2560: 45 GB/s against 35 with the pool's 4
-     * chunks per thread). All matrices of a job have the same K, so equal units are equal weight bytes. A GEMM
-     * is bound by arithmetic and keeps the pool's smaller, self-balancing chunks. */
-    const int32_t threads = bn_threadpool_size(pool);
-    if (job->T == 1 && threads > 1 && BN_TM_GEMV_TAIL > 0 && units >= 4 * (int64_t)threads * BN_TM_GEMV_TAIL) {
-        /* Guided split: each thread first takes one contiguous range of (1 - 1/BN_TM_GEMV_TAIL) of its share; the
-         * rest goes in ranges of half that tail to whichever thread is free first, so a thread that started late
-         * or was slowed does not leave the others waiting at the end of the job. */
-        const int64_t share = units / threads, tail = BN_TM_GEMV_TAIL > 0 ? BN_TM_GEMV_TAIL : 1;
-        job->n_big = threads;
-        job->big = share - share / tail;
-        job->small = share / (2 * tail);
-        const int64_t rest = units - job->n_big * job->big;
-        return bn_threadpool_parallel_for(pool, job->n_big + (rest + job->small - 1) / job->small, 1, tm_items, job);
-    }
-    if (job->T == 1 && threads > 1)
-        return bn_threadpool_parallel_for(pool, units, (units + threads - 1) / threads, tm_rows, job);
+    /* A GEMV reads each weight once and is bound by memory: bn_parallel_stream. All matrices of a job have the
+     * same K, so equal units are equal weight bytes. A GEMM is bound by arithmetic and keeps the pool's smaller,
+     * self-balancing chunks. */
+    if (job->T == 1) return bn_parallel_stream(pool, units, tm_rows, job);
     return bn_threadpool_parallel_for(pool, units, 0, tm_rows, job);
 }
 
