@@ -78,8 +78,10 @@ float bn_dot_q6_k_q8_k_avx512(const void* w, const bn_block_q8_k* q, int64_t n) 
     for (int64_t i = 0; i < nb; i += 4) {
         const int64_t m = nb - i < 4 ? nb - i : 4;
         __m512i v[4];
-        for (int64_t j = 0; j < 4; j++)
+        for (int64_t j = 0; j < 4; j++) {
+            bn_q6_k_prefetch(b + j * BN_Q6_K_BYTES);
             v[j] = j < m ? block_lanes(&k, b + j * BN_Q6_K_BYTES, q + i + j) : _mm512_setzero_si512();
+        }
         int32_t isum[4];
         _mm_storeu_si128((__m128i*)isum, bn_hsum4_epi32_512(v[0], v[1], v[2], v[3]));
         for (int64_t j = 0; j < m; j++) acc = bn_q8_k_step(acc, bn_q6_k_d(b + j * BN_Q6_K_BYTES), q[i + j].d, isum[j]);
@@ -99,6 +101,7 @@ void bn_dot_q6_k_q8_k_x4_avx512(const void* w, const bn_block_q8_k* q, int64_t q
     const uint8_t* b = (const uint8_t*)w;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES) {
+        bn_q6_k_prefetch(b);
         const __m128i sc8 = _mm_loadu_si128((const __m128i*)(b + BN_Q6_K_SCALES));
         const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc8));
         const bn_block_q8_k* qb[4] = {q + i, q + q_stride + i, q + 2 * q_stride + i, q + 3 * q_stride + i};

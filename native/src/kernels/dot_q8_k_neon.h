@@ -65,6 +65,7 @@ BN_Q6_K_INLINE float bn_dot_q6_k_q8_k_body_neon(const void* w, const bn_block_q8
     const uint8_t* b = (const uint8_t*)w;
     float acc = 0.0f;
     for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES, q++) {
+        bn_q6_k_prefetch(b);
         const int8_t* sc = (const int8_t*)(b + BN_Q6_K_SCALES);
         int32x4_t s0 = vdupq_n_s32(0), s1 = vdupq_n_s32(0);
         for (int h = 0; h < 2; h++) {
@@ -88,6 +89,7 @@ BN_Q6_K_INLINE void bn_dot_q6_k_q8_k_x4_body_neon(const void* w, const bn_block_
     const uint8_t* b = (const uint8_t*)w;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES) {
+        bn_q6_k_prefetch(b);
         const int8_t* sc = (const int8_t*)(b + BN_Q6_K_SCALES);
         const bn_block_q8_k* qb[4] = {q + i, q + q_stride + i, q + 2 * q_stride + i, q + 3 * q_stride + i};
         int32x4_t s0[4], s1[4];

@@ -66,6 +66,7 @@ static inline __attribute__((always_inline)) float bn_dot_q6_k_q8_k_256(const vo
     const uint8_t* b = (const uint8_t*)w;
     float acc = 0.0f;
     for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES, q++) {
+        bn_q6_k_prefetch(b);
         const __m128i sc8 = _mm_loadu_si128((const __m128i*)(b + BN_Q6_K_SCALES));
         __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
@@ -98,6 +99,7 @@ static inline __attribute__((always_inline)) void bn_dot_q6_k_q8_k_x4_256(const 
     const uint8_t* b = (const uint8_t*)w;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES) {
+        bn_q6_k_prefetch(b);
         const __m128i sc8 = _mm_loadu_si128((const __m128i*)(b + BN_Q6_K_SCALES));
         const bn_block_q8_k* qb[4] = {q + i, q + q_stride + i, q + 2 * q_stride + i, q + 3 * q_stride + i};
         __m256i s[4];

@@ -24,9 +24,10 @@ typedef struct lmhead_job {
     float* logits;
 } lmhead_job;
 
-/* Rows of E ahead of the one being read that are prefetched (~16 KB at C = 2560 in Q6_K, as the ternary GEMV):
- * the head reads each row once per call, and the hardware prefetcher alone keeps too few lines in flight to
- * reach the read bandwidth (measured on 2 Xeon cores: 16.5 GB/s without, against 25 GB/s for the GEMVs). */
+/* Rows of E ahead of the one being read that the float path prefetches (~16 KB at C = 2560 in Q6_K, as the ternary
+ * GEMV): the head reads each row once per call, and the hardware prefetcher alone keeps too few lines in flight to
+ * reach the read bandwidth (measured on 2 Xeon cores: 16.5 GB/s without, against 25 GB/s for the GEMVs). The
+ * integer path's dots prefetch block by block themselves (BN_Q6_K_PREFETCH_BYTES, kernels/dot_q8_k.h). */
 #define LMHEAD_PREFETCH_ROWS 8
 
 static void prefetch_row(const lmhead_job* j, int64_t r) {
@@ -47,7 +48,6 @@ static void lmhead_rows(void* ctx, int64_t r0, int64_t r1, int32_t worker) {
             const int64_t t1 = t0 + LMHEAD_TOKENS < j->T ? t0 + LMHEAD_TOKENS : j->T;
             for (int64_t r = r0; r < r1; r++) {
                 const void* row = j->E + r * j->row_bytes;
-                if (t0 == 0) prefetch_row(j, r + LMHEAD_PREFETCH_ROWS);
                 for (int64_t t = t0; t < t1; t += 4) { /* up to 4 tokens per unpacking of the row */
                     const int32_t nt = (int32_t)(t1 - t < 4 ? t1 - t : 4);
                     float out[4];
