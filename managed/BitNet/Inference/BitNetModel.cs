@@ -41,11 +41,13 @@ public sealed class BitNetModel : IDisposable
     /// <summary>How many projections were converted to I2_S x86 at load (0 when the file stores I2_S x86 or TQ1_0).</summary>
     public int ConvertedProjections { get; private set; }
 
-    /// <summary>How many projections run straight from the memory-mapped file, not copied: those stored as I2_S x86 or
-    /// TQ1_0 (the native kernels read both layouts as stored).</summary>
+    /// <summary>How many projections run straight from the memory-mapped file, not copied: those stored as TQ1_0, and
+    /// those stored as I2_S x86 where the kernels prefer that row order or <see cref="ModelOptions.InterleaveRows"/> is
+    /// off (the native kernels read both layouts as stored).</summary>
     public int MappedProjections { get; private set; }
 
-    /// <summary>Projections whose rows were interleaved for this CPU's kernels at load (BnTlayout.I2sX4).</summary>
+    /// <summary>Projections whose rows were interleaved for this CPU's kernels at load (BnTlayout.I2sX4): the converted
+    /// ones, and the I2_S x86 ones copied out of the mapping for it (<see cref="ModelOptions.InterleaveRows"/>).</summary>
     public int InterleavedProjections { get; private set; }
 
     internal ModelHandle Handle => _handle;
@@ -84,7 +86,7 @@ public sealed class BitNetModel : IDisposable
         {
             ModelHandle handle = ModelHandle.Create(file.Config.ToNative());
             model = new BitNetModel(file, handle);
-            model.SetWeights(options.Pool ?? NativeMemoryPool.Shared);
+            model.SetWeights(options.Pool ?? NativeMemoryPool.Shared, options.InterleaveRows);
             return model;
         }
         catch
@@ -170,12 +172,18 @@ public sealed class BitNetModel : IDisposable
     // of 4 rows interleaved so that a GEMV reads its weights in address order) and returns that layout.
     private unsafe BnTlayout PreferredLayout(NativeBuffer<byte> i2s, long rows, long cols)
     {
-        BnTlayout preferred;
-        BitNetException.Check(NativeMethods.bn_tmatmul_preferred_layout(rows, cols, &preferred));
+        BnTlayout preferred = Preferred(rows, cols);
         if (preferred == BnTlayout.I2s) return BnTlayout.I2s;
         fixed (byte* w = i2s.Span)
             BitNetException.Check(NativeMethods.bn_tmatmul_relayout(BnTlayout.I2s, preferred, w, rows, cols));
         InterleavedProjections++;
+        return preferred;
+    }
+
+    private static unsafe BnTlayout Preferred(long rows, long cols)
+    {
+        BnTlayout preferred;
+        BitNetException.Check(NativeMethods.bn_tmatmul_preferred_layout(rows, cols, &preferred));
         return preferred;
     }
 
@@ -185,7 +193,7 @@ public sealed class BitNetModel : IDisposable
         return buffer;
     }
 
-    private unsafe void SetWeights(NativeMemoryPool pool)
+    private unsafe void SetWeights(NativeMemoryPool pool, bool interleave)
     {
         BnModel m = _handle.Native;
         var inPlace = new List<(nint Address, long Length)>(); // the mapped bytes the native model reads in place
@@ -198,7 +206,17 @@ public sealed class BitNetModel : IDisposable
                 TernaryTensor t = projections[p];
                 ReadOnlySpan<byte> bytes;
                 BnTlayout layout = BnTlayout.I2s;
-                if (t.PackedFormat == PackedFormat.I2SX86)
+                if (t.PackedFormat == PackedFormat.I2SX86 && interleave && Preferred(t.Rows, t.Cols) != BnTlayout.I2s)
+                {
+                    // the file's row order streams slower than the kernels' preferred one: a copy in that order, and
+                    // the mapped pages let go (the same resident bytes)
+                    NativeBuffer<byte> copy = Keep(pool.Allocate<byte>(t.PackedBytes.Length));
+                    t.PackedBytes.CopyTo(copy.Span);
+                    ReleaseMapped(t.PackedBytes);
+                    bytes = copy.Span;
+                    layout = PreferredLayout(copy, t.Rows, t.Cols);
+                }
+                else if (t.PackedFormat == PackedFormat.I2SX86)
                 {
                     bytes = t.PackedBytes; // zero-copy: a view of the mapped file
                     MappedProjections++;

@@ -144,13 +144,50 @@ public sealed class BitNetModelTests
                 GgufModelWriter.Write(file, path, new GgufModelWriterOptions { TernaryType = type, I2SLayout = PackedFormat.I2SX86 });
             // the layout is named on both sides, so the test means the same on x86 and ARM hosts
             using var model = BitNetModel.Load(path, new ModelOptions { FileOptions = new ModelLoadOptions { I2SLayout = PackedFormat.I2SX86 } });
-            Assert.That(model.ConvertedProjections, Is.EqualTo(converted), "I2_S x86 and TQ1_0 are referenced in the mapping, other packings converted");
-            Assert.That(model.MappedProjections, Is.EqualTo(14 - converted), "every projection is either mapped or converted");
+            // converted copies, and I2_S x86 ones copied out of the mapping, take the kernels' row order (I2S_X4 on x86)
+            int interleaved = type == TernaryFileType.TQ1_0 || PreferredLayout(256, 256) != BnTlayout.I2sX4 ? 0 : 14;
+            int copied = type == TernaryFileType.I2_S ? interleaved : 0;
+            Assert.That(model.ConvertedProjections, Is.EqualTo(converted), "I2_S x86 and TQ1_0 are not converted, other packings are");
+            Assert.That(model.InterleavedProjections, Is.EqualTo(interleaved));
+            Assert.That(model.MappedProjections, Is.EqualTo(14 - converted - copied), "every projection is mapped, converted or copied");
             using var reference = fixture.OpenReference();
             using var session = model.CreateSession(s_two);
             float[] logits = session.Forward(Fixture.Ids(reference, "input_ids"), LogitsMode.All);
             Tolerances.AssertLogits(reference.ReadSingles("logits"), logits, model.Config.VocabSize, $"tiny packed as {type} GGUF");
             Tolerances.AssertGreedy(session, Fixture.Ids(reference, "greedy_prompt_ids"), Fixture.Ids(reference, "greedy_ids"), $"{type} GGUF");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>An I2_S x86 file runs in place from its mapping with <see cref="ModelOptions.InterleaveRows"/> off, and
+    /// copied into the kernels' row order by default (where this CPU prefers another order): the same logits bit for bit,
+    /// prefill (GEMM) and decode (GEMV) alike.</summary>
+    [Test]
+    public void Gguf_I2S_InterleavedCopy_EqualsInPlaceBitForBit()
+    {
+        Fixture fixture = Fixture.TinyPacked;
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"bitnet-i2s-rows-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            using (var file = BitNetModelFile.Open(fixture.Path))
+                GgufModelWriter.Write(file, path, new GgufModelWriterOptions { TernaryType = TernaryFileType.I2_S, I2SLayout = PackedFormat.I2SX86 });
+            var x86 = new ModelLoadOptions { I2SLayout = PackedFormat.I2SX86 };
+            using var copied = BitNetModel.Load(path, new ModelOptions { FileOptions = x86 });
+            using var inPlace = BitNetModel.Load(path, new ModelOptions { FileOptions = x86, InterleaveRows = false });
+            bool x4 = PreferredLayout(256, 256) == BnTlayout.I2sX4;
+            Assert.That((copied.MappedProjections, copied.InterleavedProjections, copied.ConvertedProjections), Is.EqualTo(x4 ? (0, 14, 0) : (14, 0, 0)));
+            Assert.That((inPlace.MappedProjections, inPlace.InterleavedProjections, inPlace.ConvertedProjections), Is.EqualTo((14, 0, 0)));
+            using var reference = fixture.OpenReference();
+            int[] ids = Fixture.Ids(reference, "input_ids");
+            float[] want, got;
+            using (var s = inPlace.CreateSession(s_two)) want = [.. s.Forward(ids, LogitsMode.All), .. s.Forward(ids.AsSpan(0, 1), LogitsMode.Last)];
+            using (var s = copied.CreateSession(s_two)) got = [.. s.Forward(ids, LogitsMode.All), .. s.Forward(ids.AsSpan(0, 1), LogitsMode.Last)];
+            Assert.That(got, Is.EqualTo(want), "interleaved rows compute the same bits");
+            Tolerances.AssertLogits(reference.ReadSingles("logits"), got.AsSpan(0, ids.Length * copied.Config.VocabSize),
+                                    copied.Config.VocabSize, "tiny packed as I2_S, interleaved");
         }
         finally
         {
