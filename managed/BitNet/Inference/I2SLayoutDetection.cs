@@ -64,7 +64,7 @@ internal static class I2SLayoutProbe
                 "with (pass the layout to choose)");
             return first;
         }
-        BitNetModel? second = null;
+        BitNetModel? keep = null, live = first;
         try
         {
             double lossHost = Loss(first, tokens);
@@ -76,34 +76,39 @@ internal static class I2SLayoutProbe
                     $"ln({first.Config.VocabSize}) = {Math.Log(first.Config.VocabSize):F2}; {Name(other)} not tried)");
                 return first;
             }
-            second = build(BitNetModelFile.Open(path, options.FileOptions with { I2SLayout = other }));
-            double lossOther = Loss(second, tokens);
+            // One model at a time, so that probing costs no more memory than running: the host's reading goes before the
+            // other is built, and is built again if it wins (a load's time, against a second copy of the weights).
+            first.Dispose();
+            live = null;
+            ReturnGarbage();
+            keep = build(BitNetModelFile.Open(path, options.FileOptions with { I2SLayout = other }));
+            double lossOther = Loss(keep, tokens);
             (double x86, double arm) = host == PackedFormat.I2SX86 ? (lossHost, lossOther) : (lossOther, lossHost);
             string losses = $"probe loss {x86:F2} nats/token as x86, {arm:F2} as ARM";
-            BitNetModel keep, drop;
             I2SLayoutDecision decision;
             if (lossOther + Margin <= lossHost)
             {
-                (keep, drop) = (second, first);
                 decision = new I2SLayoutDecision(other, I2SLayoutSource.Detected, x86, arm, $"I2_S layout: {Name(other)} (detected: {losses})");
             }
             else
             {
-                (keep, drop) = (first, second);
+                keep.Dispose();
+                keep = null;
+                ReturnGarbage();
+                keep = build(BitNetModelFile.Open(path, options.FileOptions with { I2SLayout = host }));
                 decision = lossHost + Margin <= lossOther
                     ? new I2SLayoutDecision(host, I2SLayoutSource.Detected, x86, arm, $"I2_S layout: {Name(host)} (detected: {losses})")
                     : new I2SLayoutDecision(host, I2SLayoutSource.HostDefault, x86, arm,
                         $"I2_S layout: {Name(host)} (this machine's); the probe cannot tell the layouts apart ({losses}, " +
                         $"margin {Margin}): random weights? pass the layout to choose");
             }
-            drop.Dispose();
             keep.I2SLayout = decision;
             return keep;
         }
         catch
         {
-            first.Dispose();
-            second?.Dispose();
+            live?.Dispose();
+            keep?.Dispose();
             throw;
         }
     }
@@ -139,6 +144,10 @@ internal static class I2SLayoutProbe
     }
 
     // mean next-token cross-entropy of tokens[1..] given the prefix, in nats
+    // The probe's all-logits arrays (vocabulary x tokens floats) are garbage once read; returned to the OS before the next
+    // build, they do not count on top of its weights (the process's peak resident memory).
+    private static void ReturnGarbage() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
     private static double Loss(BitNetModel model, int[] tokens)
     {
         using InferenceSession session = model.CreateSession(new SessionOptions { ContextSize = tokens.Length });
