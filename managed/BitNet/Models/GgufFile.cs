@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
-using System.IO.MemoryMappedFiles;
 using System.Text;
 
 namespace BitNet.Models;
@@ -33,8 +32,7 @@ public sealed unsafe class GgufFile : IDisposable
 
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
+    private readonly FileMapping _mapping;
     private byte* _base;
     private readonly long _length;
     private readonly Dictionary<string, GgufValue> _metadata = new(StringComparer.Ordinal);
@@ -75,13 +73,10 @@ public sealed unsafe class GgufFile : IDisposable
         _length = MappedFileLength.Of(path);
         if (_length < 4)
             throw new ModelFormatException(path, $"file is {_length} bytes, too short for the GGUF magic");
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _mapping = new FileMapping(path, _length);
+        _base = _mapping.Base;
         try
         {
-            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            _base = p + _view.PointerOffset;
             Parse();
         }
         catch
@@ -259,7 +254,7 @@ public sealed unsafe class GgufFile : IDisposable
     internal void ReleasePagesOutside(IReadOnlyList<(nint Address, long Length)> kept)
     {
         ObjectDisposedException.ThrowIf(_base == null, this);
-        MappedPages.ReleaseOutside(_base, _length, kept);
+        _mapping.ReleasePagesOutside(kept);
     }
 
     internal ReadOnlySpan<byte> Span(long offset, long length)
@@ -271,13 +266,8 @@ public sealed unsafe class GgufFile : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        if (_base != null)
-        {
-            _view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            _base = null;
-        }
-        _view?.Dispose();
-        _map?.Dispose();
+        _base = null;
+        _mapping.Dispose();
     }
 
     // --- parsing -----------------------------------------------------------------------------------------------

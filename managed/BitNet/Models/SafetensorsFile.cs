@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using System.Text.Json;
 
 namespace BitNet.Models;
@@ -30,8 +29,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Headers above this size are refused (the reference implementation's limit is 100 MB).</summary>
     public const long MaxHeaderBytes = 100L * 1024 * 1024;
 
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
+    private readonly FileMapping _mapping;
     private byte* _base;
     private readonly long _length;
     private readonly Dictionary<string, TensorInfo> _byName;
@@ -52,13 +50,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
         if (fileLength < 8)
             throw new ModelFormatException(path, $"file is {fileLength} bytes, shorter than the 8-byte header length");
         _length = fileLength;
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _mapping = new FileMapping(path, fileLength);
+        _base = _mapping.Base;
         try
         {
-            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            _base = p + _view.PointerOffset;
             (Metadata, Tensors) = ParseHeader(path, new ReadOnlySpan<byte>(_base, (int)Math.Min(_length, int.MaxValue)), _length);
         }
         catch
@@ -105,7 +100,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     internal void ReleasePagesOutside(IReadOnlyList<(nint Address, long Length)> kept)
     {
         ObjectDisposedException.ThrowIf(_base == null, this);
-        MappedPages.ReleaseOutside(_base, _length, kept);
+        _mapping.ReleasePagesOutside(kept);
     }
 
     /// <summary>A float tensor (F32, F16, BF16 or F64) widened to float32.</summary>
@@ -120,13 +115,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        if (_base != null)
-        {
-            _view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            _base = null;
-        }
-        _view?.Dispose();
-        _map?.Dispose();
+        _base = null;
+        _mapping.Dispose();
     }
 
     private static (IReadOnlyDictionary<string, string>, IReadOnlyList<TensorInfo>) ParseHeader(
