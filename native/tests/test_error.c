@@ -1,6 +1,9 @@
 #include <pthread.h>
 
+#include <string.h>
+
 #include "bn_test.h"
+#include "core/error.h"
 
 BN_TEST(status_strings_are_distinct) {
     for (int a = BN_OK; a <= BN_ERR_INTERNAL; a++) {
@@ -30,6 +33,16 @@ BN_TEST(last_error_is_thread_local) {
     bn_threadpool* p = NULL;
     BN_CHECK_STATUS(bn_threadpool_create(5000, &p), BN_ERR_INVALID_ARGUMENT);
     BN_CHECK(strstr(bn_last_error(), "5000") != NULL);
+}
+
+/* A failing path may pass a callee's message on inside its own (model.c, format.c do): bn_last_error() as an argument of
+ * bn_fail, at the front of the new message or behind a prefix. */
+BN_TEST(fail_can_wrap_the_last_error) {
+    BN_CHECK(bn_fail(BN_ERR_SHAPE, "inner %d", 7) == BN_ERR_SHAPE);
+    BN_CHECK(bn_fail(BN_ERR_FORMAT, "outer: %s (more)", bn_last_error()) == BN_ERR_FORMAT);
+    BN_CHECK_MSG(strcmp(bn_last_error(), "outer: inner 7 (more)") == 0, "got '%s'", bn_last_error());
+    bn_fail(BN_ERR_FORMAT, "%s, again", bn_last_error());
+    BN_CHECK_MSG(strcmp(bn_last_error(), "outer: inner 7 (more), again") == 0, "got '%s'", bn_last_error());
 }
 
 BN_TEST(version_matches_header) {

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #if defined(_MSC_VER)
 #  define BN_THREAD_LOCAL __declspec(thread)
@@ -12,10 +13,13 @@
 static BN_THREAD_LOCAL char tl_last_error[1024];
 
 bn_status bn_fail(bn_status status, const char* fmt, ...) {
+    /* formatted aside first: an argument may be bn_last_error() itself (a message wrapped in more context) */
+    char msg[sizeof tl_last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tl_last_error, sizeof tl_last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(tl_last_error, msg, sizeof msg);
     return status;
 }
 

@@ -5,7 +5,8 @@
 #include "bitnet.h"
 
 /* Records "<message>" as this thread's last error and returns status, so a failing path reads
- *   return bn_fail(BN_ERR_SHAPE, "n (%lld) is not a multiple of %d", (long long)n, 256); */
+ *   return bn_fail(BN_ERR_SHAPE, "n (%lld) is not a multiple of %d", (long long)n, 256);
+ * An argument may be bn_last_error() itself, to pass a callee's message on with more context. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif

@@ -2,7 +2,6 @@
 #include "model/model.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -119,12 +118,9 @@ static bn_status set_projection(const char* fn, bn_model* model, int32_t layer, 
     bn_model_proj_shape(model, proj, &rows, &cols);
     size_t need;
     st = bn_tmatmul_packed_size(layout, rows, cols, &need);
-    if (st != BN_OK) { /* an unknown layout, or a shape the layout cannot hold (TQ1: cols % 256) */
-        char why[512];
-        snprintf(why, sizeof why, "%s", bn_last_error());
+    if (st != BN_OK) /* an unknown layout, or a shape the layout cannot hold (TQ1: cols % 256) */
         return bn_fail(st, "%s: layer %d %s (%lld x %lld) in layout %d: %s", fn, layer, proj_names[proj],
-                       (long long)rows, (long long)cols, (int)layout, why);
-    }
+                       (long long)rows, (long long)cols, (int)layout, bn_last_error());
     if (size < 0 || (uint64_t)size < (uint64_t)need)
         return bn_fail(BN_ERR_BUFFER_TOO_SMALL, "%s: layer %d %s (%lld x %lld) in layout %d needs %zu bytes, got %lld",
                        fn, layer, proj_names[proj], (long long)rows, (long long)cols, (int)layout, need,

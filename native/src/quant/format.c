@@ -5,7 +5,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -385,12 +384,9 @@ bn_status bn_format_tensor_scale(bn_format format, const uint8_t* src, int64_t s
     float d = 0.0f;
     for (int64_t r = 0; r < rows && st == BN_OK; r += chunk) {
         st = t->unpack(fn, src + (by_row ? r * packed_size(t, cols) : 0), chunk, cols, codes, scales);
-        if (st != BN_OK && by_row) { /* the row's unpack counted blocks from the row's start */
-            char why[512];
-            snprintf(why, sizeof why, "%s", bn_last_error());
-            st = bn_fail(st, "%s (in row %lld, whose first block is block %lld)", why, (long long)r,
+        if (st != BN_OK && by_row) /* the row's unpack counted blocks from the row's start */
+            st = bn_fail(st, "%s (in row %lld, whose first block is block %lld)", bn_last_error(), (long long)r,
                          (long long)(r * row_blocks));
-        }
         if (st != BN_OK) break;
         if (t->scale_kind == BN_SCALE_PER_TENSOR) d = scales[0];
         else st = agree_block_scales(fn, t, NULL, codes, scales, r * row_blocks, chunk * row_blocks, &first, &d);
