@@ -467,10 +467,9 @@ static bn_status prepare(bn_trainer* s, float blend, const char* fn) {
     if (bad != INT32_MAX) {
         /* the message was recorded on a worker thread: run the failing call again here to get it */
         bn_status st = prepare_one(s, bad, blend);
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", bn_last_error());
         s->prepared_version = 0;
-        return bn_fail(st == BN_OK ? BN_ERR_INTERNAL : st, "%s: %s: %s", fn, s->tensors[s->ternary[bad]].name, msg);
+        return bn_fail(st == BN_OK ? BN_ERR_INTERNAL : st, "%s: %s: %s", fn, s->tensors[s->ternary[bad]].name,
+                       bn_last_error());
     }
     s->prepared_version = s->param_version, s->prepared_blend = blend;
     return BN_OK;
