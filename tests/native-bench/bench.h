@@ -40,6 +40,8 @@ const char* bn_bench_impl_of(const char* op);
 double bn_bench_median(double* v, size_t n);
 /* Parses a positive integer option value; prints an error naming the option and returns 0 if it is not one. */
 int bn_bench_parse_positive(const char* option, const char* text, long long* out);
+/* Parses "--threads A,B" (or "A", meaning A twice) into threads[0], threads[1]; 0 with a message if it is not that. */
+int bn_bench_parse_thread_pair(const char* text, long long threads[2]);
 /* Writes s as a JSON string literal (with quotes) to stdout. */
 void bn_bench_json_string(const char* s);
 

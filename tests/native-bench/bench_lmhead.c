@@ -77,11 +77,7 @@ int bn_bench_lmhead(int argc, char** argv) {
         } else if (strcmp(argv[i], "--hidden") == 0 && i + 1 < argc) {
             if (!bn_bench_parse_positive("--hidden", argv[++i], &C)) return 2;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            char* comma = strchr(argv[++i], ',');
-            if (comma) *comma = '\0';
-            if (!bn_bench_parse_positive("--threads", argv[i], &threads[0])) return 2;
-            if (comma && !bn_bench_parse_positive("--threads", comma + 1, &threads[1])) return 2;
-            if (!comma) threads[1] = threads[0];
+            if (!bn_bench_parse_thread_pair(argv[++i], threads)) return 2;
         } else {
             const int help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
             fprintf(help ? stdout : stderr,

@@ -99,6 +99,18 @@ int bn_bench_parse_positive(const char* option, const char* text, long long* out
     return 1;
 }
 
+int bn_bench_parse_thread_pair(const char* text, long long threads[2]) {
+    char first[32];
+    const char* comma = strchr(text, ',');
+    const size_t n = comma ? (size_t)(comma - text) : strlen(text);
+    if (n >= sizeof first) return bn_bench_parse_positive("--threads", text, &threads[0]); /* too long: refused */
+    memcpy(first, text, n);
+    first[n] = '\0';
+    if (!bn_bench_parse_positive("--threads", first, &threads[0])) return 0;
+    if (!comma) return threads[1] = threads[0], 1;
+    return bn_bench_parse_positive("--threads", comma + 1, &threads[1]);
+}
+
 void bn_bench_json_string(const char* s) {
     putchar('"');
     for (; *s; s++) {
