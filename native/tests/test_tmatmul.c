@@ -382,12 +382,7 @@ BN_TEST(every_dispatch_choice_matches_scalar) {
     for (int v = 0; v < N_VARIANTS; v++) {
         if (!runs(&g_variants[v])) continue;
         BN_CHECK_OK(bn_cpu_set_enabled(g_variants[v].needs));
-        for (int32_t i = 0; i < bn_kernel_count(); i++) {
-            const char *op, *impl;
-            BN_CHECK_OK(bn_kernel_info(i, &op, &impl));
-            if (strncmp(op, "tmatmul_i2_", 11) == 0)
-                BN_CHECK_MSG(strcmp(impl, g_variants[v].name) == 0, "%s: %s chose %s", g_variants[v].name, op, impl);
-        }
+        check_ops_chose("tmatmul_i2_", &g_variants[v]);
         BN_CHECK_OK(bn_tmatmul_i8(BN_TLAYOUT_I2S, p.w, p.M, p.K, p.ws, p.q, p.a, p.qs, p.T, got, NULL));
         BN_CHECK_MSG(first_diff(ref, got, (int64_t)ny) < 0, "%s gemm", g_variants[v].name);
         BN_CHECK_OK(bn_tmatmul_i8(BN_TLAYOUT_I2S, p.w, p.M, p.K, p.ws, p.q, p.a, p.qs, 1, got1, NULL));

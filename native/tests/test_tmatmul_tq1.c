@@ -414,16 +414,7 @@ BN_TEST(every_dispatch_choice_matches_scalar_and_is_named) {
         if (!runs(&g_variants[v])) continue;
         best = g_variants[v].name;
         BN_CHECK_OK(bn_cpu_set_enabled(g_variants[v].needs));
-        int found = 0;
-        for (int32_t i = 0; i < bn_kernel_count(); i++) {
-            const char *op, *impl;
-            BN_CHECK_OK(bn_kernel_info(i, &op, &impl));
-            if (strncmp(op, "tmatmul_tq1_", 12) == 0) {
-                found++;
-                BN_CHECK_MSG(strcmp(impl, g_variants[v].name) == 0, "%s: %s chose %s", g_variants[v].name, op, impl);
-            }
-        }
-        BN_CHECK_EQ_I64(found, 2);
+        BN_CHECK_EQ_I64(check_ops_chose("tmatmul_tq1_", &g_variants[v]), 2);
         BN_CHECK_OK(bn_tmatmul_i8(BN_TLAYOUT_TQ1, p.tq1, p.M, p.K, 0.5f, p.q, p.a, p.qs, p.T, got, NULL));
         BN_CHECK_MSG(first_diff(ref, got, ny) < 0, "%s gemm", g_variants[v].name);
         BN_CHECK_OK(bn_tmatmul_i8(BN_TLAYOUT_TQ1, p.tq1, p.M, p.K, 0.5f, p.q, p.a, p.qs, 1, got1, NULL));

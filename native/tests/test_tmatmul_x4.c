@@ -140,13 +140,7 @@ BN_TEST(public_call_equals_i2s_in_every_dispatch_choice_and_thread_count) {
         for (int v = 0; v < N_VARIANTS; v++) {
             if (!runs(&g_variants[v])) continue;
             BN_CHECK_OK(bn_cpu_set_enabled(g_variants[v].needs));
-            for (int32_t i = 0; i < bn_kernel_count(); i++) {
-                const char *op, *impl;
-                BN_CHECK_OK(bn_kernel_info(i, &op, &impl));
-                if (strncmp(op, "tmatmul_x4_", 11) == 0)
-                    BN_CHECK_MSG(strcmp(impl, g_variants[v].name) == 0, "%s: %s chose %s", g_variants[v].name, op,
-                                 impl);
-            }
+            check_ops_chose("tmatmul_x4_", &g_variants[v]);
             for (int p = 0; p < 2; p++) {
                 BN_CHECK_OK(bn_tmatmul_i8(BN_TLAYOUT_I2S_X4, m.x4, m.M, m.K, 0.37f, q, a, qs, tt, got, p ? pool : NULL));
                 BN_CHECK_MSG(first_diff(ref, got, m.M * tt) < 0, "%s T=%lld threads=%d", g_variants[v].name,

@@ -44,6 +44,21 @@ static int runs(const variant* v) { return (bn_cpu_features() & v->needs) == v->
 
 /* ---- random problems and bitwise comparison, shared by the matmul tests ---------------------------------- */
 
+/* With dispatch restricted to variant v: checks that every kernel op whose name starts with prefix chose v, and
+ * returns how many such ops there are. */
+static inline int check_ops_chose(const char* prefix, const variant* v) {
+    int found = 0;
+    for (int32_t i = 0; i < bn_kernel_count(); i++) {
+        const char *op, *impl;
+        BN_CHECK_OK(bn_kernel_info(i, &op, &impl));
+        if (strncmp(op, prefix, strlen(prefix)) == 0) {
+            found++;
+            BN_CHECK_MSG(strcmp(impl, v->name) == 0, "%s: %s chose %s", v->name, op, impl);
+        }
+    }
+    return found;
+}
+
 static inline void fill_bytes(uint64_t* rng, uint8_t* p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = (uint8_t)bn_test_rand_u64(rng);
 }
