@@ -65,6 +65,15 @@ typedef float bn_dot_q6_k_q8_k_fn(const void* w, const bn_block_q8_k* q, int64_t
 typedef void bn_dot_q6_k_q8_k_x4_fn(const void* w, const bn_block_q8_k* q, int64_t q_stride, int32_t nt, int64_t n,
                                     float* out);
 
+/* The vector x4 dots' nt != 4 case: `single` (the file's own single dot) nt times. Returns 1 when it served the call,
+ * 0 for nt == 4. */
+static inline int bn_dot_q6_k_q8_k_x4_singles(const void* w, const bn_block_q8_k* q, int64_t q_stride, int32_t nt,
+                                              int64_t n, float* out, bn_dot_q6_k_q8_k_fn* single) {
+    if (nt == 4) return 0;
+    for (int32_t t = 0; t < nt; t++) out[t] = single(w, q + t * q_stride, n);
+    return 1;
+}
+
 #define BN_DOT_Q8_K_KERNEL_OPS(X) X(dot_q6_k_q8_k) X(dot_q6_k_q8_k_x4)
 
 struct bn_kernel_table;

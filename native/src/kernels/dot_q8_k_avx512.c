@@ -93,10 +93,7 @@ float bn_dot_q6_k_q8_k_avx512(const void* w, const bn_block_q8_k* q, int64_t n) 
 // w (n/256 block_q6_K), nt tokens of q (n/256 Q8_K each, q_stride blocks apart) -> out (nt)
 void bn_dot_q6_k_q8_k_x4_avx512(const void* w, const bn_block_q8_k* q, int64_t q_stride, int32_t nt, int64_t n,
                                 float* out) {
-    if (nt != 4) {
-        for (int32_t t = 0; t < nt; t++) out[t] = bn_dot_q6_k_q8_k_avx512(w, q + t * q_stride, n);
-        return;
-    }
+    if (bn_dot_q6_k_q8_k_x4_singles(w, q, q_stride, nt, n, out, bn_dot_q6_k_q8_k_avx512)) return;
     const q6_consts k = make_consts();
     const uint8_t* b = (const uint8_t*)w;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};

@@ -82,10 +82,7 @@ BN_Q6_K_INLINE float bn_dot_q6_k_q8_k_body_neon(const void* w, const bn_block_q8
 BN_Q6_K_INLINE void bn_dot_q6_k_q8_k_x4_body_neon(const void* w, const bn_block_q8_k* q, int64_t q_stride, int32_t nt,
                                                   int64_t n, float* out, bn_q6_k_pair_dot_fn* pair_dot,
                                                   bn_dot_q6_k_q8_k_fn* single) {
-    if (nt != 4) {
-        for (int32_t t = 0; t < nt; t++) out[t] = single(w, q + t * q_stride, n);
-        return;
-    }
+    if (bn_dot_q6_k_q8_k_x4_singles(w, q, q_stride, nt, n, out, single)) return;
     const uint8_t* b = (const uint8_t*)w;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES) {

@@ -92,10 +92,7 @@ static inline __attribute__((always_inline)) void bn_dot_q6_k_q8_k_x4_256(const 
                                                                            int64_t q_stride, int32_t nt, int64_t n,
                                                                            float* out, bn_q6_k_scale_add_fn* scale_add,
                                                                            bn_dot_q6_k_q8_k_fn* single) {
-    if (nt != 4) {
-        for (int32_t t = 0; t < nt; t++) out[t] = single(w, q + t * q_stride, n);
-        return;
-    }
+    if (bn_dot_q6_k_q8_k_x4_singles(w, q, q_stride, nt, n, out, single)) return;
     const uint8_t* b = (const uint8_t*)w;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t i = 0; i < n / BN_Q6_K_BLOCK; i++, b += BN_Q6_K_BYTES) {
