@@ -168,11 +168,10 @@ public sealed class BitNetModel : IDisposable
         fixed (byte* p = mapped) NativeMethods.bn_mapping_release(p, (nuint)mapped.Length);
     }
 
-    // Rewrites an I2_S copy in place into the layout the native kernels prefer for its shape (I2S_X4 on x86: groups
-    // of 4 rows interleaved so that a GEMV reads its weights in address order) and returns that layout.
-    private unsafe BnTlayout PreferredLayout(NativeBuffer<byte> i2s, long rows, long cols)
+    // Rewrites an I2_S copy in place into the layout the native kernels prefer for its shape (Preferred: I2S_X4 on x86,
+    // groups of 4 rows interleaved so that a GEMV reads its weights in address order) and returns that layout.
+    private unsafe BnTlayout Interleave(NativeBuffer<byte> i2s, long rows, long cols, BnTlayout preferred)
     {
-        BnTlayout preferred = Preferred(rows, cols);
         if (preferred == BnTlayout.I2s) return BnTlayout.I2s;
         fixed (byte* w = i2s.Span)
             BitNetException.Check(NativeMethods.bn_tmatmul_relayout(BnTlayout.I2s, preferred, w, rows, cols));
@@ -205,8 +204,8 @@ public sealed class BitNetModel : IDisposable
             {
                 TernaryTensor t = projections[p];
                 ReadOnlySpan<byte> bytes;
-                BnTlayout layout = BnTlayout.I2s;
-                if (t.PackedFormat == PackedFormat.I2SX86 && interleave && Preferred(t.Rows, t.Cols) != BnTlayout.I2s)
+                BnTlayout layout = BnTlayout.I2s, preferred = Preferred(t.Rows, t.Cols);
+                if (t.PackedFormat == PackedFormat.I2SX86 && interleave && preferred != BnTlayout.I2s)
                 {
                     // the file's row order streams slower than the kernels' preferred one: a copy in that order, and
                     // the mapped pages let go (the same resident bytes)
@@ -214,7 +213,7 @@ public sealed class BitNetModel : IDisposable
                     t.PackedBytes.CopyTo(copy.Span);
                     ReleaseMapped(t.PackedBytes);
                     bytes = copy.Span;
-                    layout = PreferredLayout(copy, t.Rows, t.Cols);
+                    layout = Interleave(copy, t.Rows, t.Cols, preferred);
                 }
                 else if (t.PackedFormat == PackedFormat.I2SX86)
                 {
@@ -237,7 +236,7 @@ public sealed class BitNetModel : IDisposable
                     ConvertedProjections++;
                     ReleaseMapped(t.PackedBytes);
                     // our own copy, so it can take the row order this CPU's kernels stream fastest (same results)
-                    layout = PreferredLayout(converted, t.Rows, t.Cols);
+                    layout = Interleave(converted, t.Rows, t.Cols, preferred);
                 }
                 fixed (byte* w = bytes)
                 {
